@@ -1,0 +1,95 @@
+"""What the layout rules share: the recurrent calls whose input layout is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from shapecheck import describe
+from shapecheck.analysis.facts import RecurrentCall
+from shapecheck.analysis.layout import Problem, describe_expected, reorder_for
+from shapecheck.analysis.values import LayoutOp, RecurrentConfig, Tensor
+from shapecheck.rule import NodeEdit, RuleContext, unique
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A recurrent call fed a tensor in the wrong layout."""
+
+    call: RecurrentCall
+    tensor: Tensor
+    config: RecurrentConfig
+    problem: Problem
+
+    @property
+    def op(self) -> LayoutOp | None:
+        return self.tensor.layout_op
+
+
+def mismatches(ctx: RuleContext) -> Iterator[Mismatch]:
+    for call in unique(ctx.facts.recurrent_calls, key=lambda c: (id(c.node), id(c.input))):
+        verdict, tensor, config = call.verdict, call.input, call.layer.recurrent
+        if verdict is None or verdict.problem is None or not isinstance(tensor, Tensor) or config is None:
+            continue
+        yield Mismatch(call=call, tensor=tensor, config=config, problem=verdict.problem)
+
+
+def is_stray(m: Mismatch) -> bool:
+    """The permute feeding a batch_first layer should simply not be there."""
+    if m.op is None or not m.config.batch_first:
+        return False
+    order = reorder_for(m.op.before, m.config, True)
+    return order is not None and order == tuple(range(len(order)))
+
+
+def fed_to(ctx: RuleContext, call: RecurrentCall) -> str:
+    return f"fed to {ctx.code(call.node.func)} at line {ctx.line(call.node)}"
+
+
+def expected(m: Mismatch) -> str:
+    return f"{describe.layer_text(m.config)} expects {describe_expected(m.config)}"
+
+
+def drop_op(ctx: RuleContext, op: LayoutOp) -> NodeEdit:
+    """Replace ``x.permute(...)`` by ``x``."""
+    return NodeEdit(op.node, describe.receiver_code(ctx.module, op.node))
+
+
+def reorder_op(ctx: RuleContext, op: LayoutOp, order: tuple[int, ...]) -> NodeEdit:
+    receiver = describe.receiver_code(ctx.module, op.node)
+    call = describe.order_call(op.method if op.method != "t" else "permute", order)
+    if isinstance(op.node.func, cst.Attribute):
+        return NodeEdit(op.node, f"{receiver}.{call}")
+    prefix = ctx.code(op.node.func).rsplit(".", 1)[0]
+    name, _, rest = call.partition("(")
+    return NodeEdit(op.node, f"{prefix}.{name}({receiver}, {rest}")
+
+
+def with_batch_first(ctx: RuleContext, construction: cst.Call, value: bool) -> NodeEdit:
+    """The layer's constructor call with ``batch_first`` set (or added)."""
+    args = list(construction.args)
+    flag = cst.Name("True" if value else "False")
+    for index, arg in enumerate(args):
+        if arg.keyword is not None and arg.keyword.value == "batch_first":
+            args[index] = arg.with_changes(value=flag)
+            break
+    else:
+        args.append(cst.Arg(value=flag, keyword=cst.Name("batch_first"),
+                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+    return NodeEdit(construction, ctx.code(construction.with_changes(args=args)))
+
+
+def evidence(ctx: RuleContext, m: Mismatch) -> dict:
+    data = {
+        "tensor": describe.receiver_code(ctx.module, m.op.node) if m.op else ctx.code(m.call.node.args[0].value),
+        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config)),  # type: ignore[arg-type]
+        "layer": describe.config_json(m.config),
+        "layer_call": {"code": ctx.code(m.call.node.func), "line": ctx.line(m.call.node)},
+        "problem": m.problem.value,
+    }
+    if m.op is not None:
+        data["transform"] = {"op": m.op.method, "order": list(m.op.order),
+                             "before": describe.shape_json(m.op.before)}
+    return data

@@ -1,0 +1,84 @@
+"""SHP103: seq-major data reaches a batch_first=True recurrent layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from shapecheck import describe
+from shapecheck.analysis.layout import Problem
+from shapecheck.finding import Applicability, Severity
+from shapecheck.rule import FixSpec, Report, Rule, RuleContext
+
+from ._layout import Mismatch, drop_op, evidence, expected, fed_to, is_stray, mismatches, with_batch_first
+
+
+class SeqMajorIntoBatchFirst(Rule):
+    code = "SHP103"
+    name = "seq-major-into-batch-first"
+    severity = Severity.ERROR
+    summary = "Seq-major data, or a leftover permute, feeds a batch_first=True recurrent layer"
+    doc = """
+## What it does
+Finds a `batch_first=True` recurrent layer fed `(seq, batch, feature)` data: a
+`pad_sequence` result without `batch_first=True`, the output of a seq-first layer, or
+a permute left in after the layer was switched to `batch_first`.
+
+## Why is this wrong?
+A batch_first layer reads dimension 0 as the batch. Fed seq-major data it runs, but
+treats every time step as a separate sequence.
+
+## Example
+```python
+self.lstm = nn.LSTM(vocab_size, 50, batch_first=True)
+x = one_hot(sentence)          # (1, seq, vocab): already batch first
+x = x.permute(1, 0, 2)         # left over from the seq-first version
+```
+
+## Fix
+Drop the permute, or build the layer without `batch_first=True`.
+
+## Fix safety
+Unsafe: dropping the permute also changes what later uses of the tensor see.
+"""
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        seen: set[int] = set()
+        for m in mismatches(ctx):
+            if not m.config.batch_first:
+                continue
+            if is_stray(m):
+                site, report = m.op.node, self._stray
+            elif m.op is None and m.problem is Problem.BATCH_TIME_SWAPPED:
+                site, report = m.call.layer.node, self._unflipped
+            else:
+                continue
+            if id(site) not in seen:
+                seen.add(id(site))
+                yield report(ctx, m)
+
+    def _stray(self, ctx: RuleContext, m: Mismatch) -> Report:
+        op = m.op
+        subject = describe.receiver_code(ctx.module, op.node)
+        before = describe.shape_text(op.before, m.config)
+        message = (
+            f"{subject} is already {before}, but the {op.method} after it gives "
+            f"{describe.shape_text(m.tensor.shape, m.config)} and {expected(m)} "
+            f"({fed_to(ctx, m.call)}); drop the {op.method}"
+        )
+        fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))
+        return Report(node=op.node, message=message, help=f"Drop the {op.method}", fix=fix,
+                      evidence=evidence(ctx, m) | {"suggested_order": list(range(len(op.before)))})
+
+    def _unflipped(self, ctx: RuleContext, m: Mismatch) -> Report:
+        construction = m.call.layer.node
+        subject = ctx.code(m.call.node.args[0].value)
+        message = (
+            f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} (seq first), "
+            f"but {expected(m)} ({fed_to(ctx, m.call)}); set batch_first=False, "
+            f"or feed {subject}.transpose(0, 1)"
+        )
+        fix = FixSpec("Set batch_first=False", Applicability.UNSAFE,
+                      (with_batch_first(ctx, construction, False),))
+        return Report(node=construction, message=message,
+                      help=f"Set batch_first=False, or feed {subject}.transpose(0, 1)",
+                      fix=fix, evidence=evidence(ctx, m))

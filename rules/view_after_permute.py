@@ -1,0 +1,75 @@
+"""SHP105: ``.view()`` on a tensor that a permute or transpose made non-contiguous."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from shapecheck import describe
+from shapecheck.analysis.facts import ViewCall
+from shapecheck.finding import Applicability, Severity
+from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
+
+import libcst as cst
+
+
+class ViewAfterPermute(Rule):
+    code = "SHP105"
+    name = "view-after-permute"
+    severity = Severity.ERROR
+    summary = ".view() on a tensor made non-contiguous by permute or transpose"
+    doc = """
+## What it does
+Finds `.view(...)` called on a tensor whose last reorder was a `permute`,
+`transpose` or `.t()` that really moved memory (moving only size-1 dimensions does
+not), with no `.contiguous()` or copying operation in between.
+
+## Why is this wrong?
+`view` never copies, so it needs compatible strides. On a permuted tensor it raises
+`view size is not compatible with input tensor's size and stride`.
+
+## Example
+```python
+out = out.transpose(0, 1).view(batch_size, -1)
+```
+
+## Fix
+```python
+out = out.transpose(0, 1).reshape(batch_size, -1)
+```
+or `.contiguous().view(...)`.
+
+## Fix safety
+Safe: the original call raises, so no working code changes behaviour.
+"""
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        for call in unique(ctx.facts.view_calls, key=lambda c: id(c.node)):
+            t = call.tensor
+            if t.contiguous is not False or t.layout_op is None or t.shape is None or call.target is None:
+                continue
+            if _keeps_leading_dims(call):
+                continue
+            op = t.layout_op
+            subject = describe.receiver_code(ctx.module, call.node)
+            done = describe.order_call(op.method, op.order) if op.method != "t" else "t()"
+            message = (
+                f"{subject} is not contiguous after {done} at line {ctx.line(op.node)} "
+                f"(shape {describe.shape_text(t.shape)}), so .view() raises; use .reshape(), "
+                f"or .contiguous().view()"
+            )
+            func = call.node.func
+            edits = (NodeEdit(func.attr, "reshape"),) if isinstance(func, cst.Attribute) else ()
+            yield Report(node=call.node, message=message, help="Use .reshape() instead of .view()",
+                         fix=FixSpec("Use .reshape()", Applicability.SAFE, edits),
+                         evidence={"shape": describe.shape_json(t.shape),
+                                   "transform": {"op": op.method, "order": list(op.order)}})
+
+
+def _keeps_leading_dims(call: ViewCall) -> bool:
+    """A view that keeps every dim up to the last one the permute moved still works."""
+    shape, target, order = call.tensor.shape, call.target, call.tensor.layout_op.order  # type: ignore[union-attr]
+    moved = [i for i, axis in enumerate(order) if axis != i]
+    last_moved = max(moved) if moved else -1
+    if len(target) <= last_moved:  # type: ignore[arg-type]
+        return False
+    return all(d is not None and d.same_size(shape[i]) for i, d in enumerate(target[: last_moved + 1]))  # type: ignore[index]

@@ -1,0 +1,7 @@
+"""Allow ``python -m shapecheck``."""
+
+import sys
+
+from shapecheck.cli import main
+
+sys.exit(main())

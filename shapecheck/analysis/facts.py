@@ -1,0 +1,105 @@
+"""Facts: what the interpreter observed, in the form the rules read.
+
+Each fact names the syntax nodes involved, so a rule can place its finding and a fix
+can edit the right place. The interpreter may visit one node in several contexts (a
+helper called from three loops); rules deduplicate by node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from shapecheck.analysis.layout import LayoutVerdict
+from shapecheck.analysis.values import Instance, Layer, Tensor, Value
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+@dataclass(frozen=True, slots=True)
+class RecurrentCall:
+    """A recurrent layer applied to an input: ``self.lstm(x)`` or ``gru(x, h0)``."""
+
+    node: cst.Call = field(repr=False)
+    layer: Layer
+    input: Value
+    hidden: Value | None
+    verdict: LayoutVerdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCall:
+    """Any torch.nn layer or user model applied to a tensor."""
+
+    node: cst.Call = field(repr=False)
+    layer: Layer | Instance
+    input: Value
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardCall:
+    """A user model (or a model of unknown class) called while its mode is tracked."""
+
+    node: cst.Call = field(repr=False)
+    mode_key: str
+    eval_at: cst.CSTNode | None = field(repr=False)  # the .eval() that put it in eval mode, if it is in one
+    grad_enabled: bool | None
+    scope: cst.CSTNode | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardCall:
+    node: cst.Call = field(repr=False)
+    scope: cst.CSTNode | None = field(repr=False)
+    eval_keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedCall:
+    """``torch.manual_seed(0)``, ``np.random.seed(0)``, ``random.seed(0)``...
+
+    ``library`` is "torch", "numpy" or "random"; "unknown" for a helper from
+    elsewhere whose name says it seeds (``seed_everything``), which may seed torch.
+    """
+
+    node: cst.Call = field(repr=False)
+    library: str
+    statement: cst.SimpleStatementLine | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NumpyCall:
+    """``t.numpy()`` on a tensor."""
+
+    node: cst.Call = field(repr=False)
+    tensor: Tensor
+
+
+@dataclass(frozen=True, slots=True)
+class ViewCall:
+    """``t.view(...)``, with the tensor it was called on and the requested shape."""
+
+    node: cst.Call = field(repr=False)
+    tensor: Tensor
+    target: tuple | None
+
+
+@dataclass
+class Facts:
+    """Everything the rules may ask about one module."""
+
+    imports_torch: bool = False
+    torch_alias: str | None = None  # the module-level name bound to torch itself
+    recurrent_calls: list[RecurrentCall] = field(default_factory=list)
+    layer_calls: list[LayerCall] = field(default_factory=list)
+    forward_calls: list[ForwardCall] = field(default_factory=list)
+    backward_calls: list[BackwardCall] = field(default_factory=list)
+    seed_calls: list[SeedCall] = field(default_factory=list)
+    # Calls that draw on torch's random generator: layer construction, randn, shuffling.
+    torch_randomness: list[cst.Call] = field(default_factory=list)
+    numpy_calls: list[NumpyCall] = field(default_factory=list)
+    view_calls: list[ViewCall] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
+    # Code that turns gradients off for parameters makes requires_grad unknowable.
+    freezes_parameters: bool = False

@@ -1,0 +1,1015 @@
+"""The abstract interpreter: one pass over a module that produces :class:`Facts`.
+
+It executes the module's statements on abstract values (see ``values.py``): a flow-
+sensitive environment per frame, joins at if/else merges, loop bodies run once more
+when a loop carries state, calls to functions and classes of the same file evaluated
+in the caller's context (their summaries, computed per call). Functions nobody calls
+are then run once with unknown arguments, so their own mistakes are still seen.
+
+Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from shapecheck.analysis import layers, layout, shapes, transfer
+from shapecheck.analysis.facts import (
+    BackwardCall,
+    Facts,
+    ForwardCall,
+    LayerCall,
+    NumpyCall,
+    RecurrentCall,
+    SeedCall,
+    ViewCall,
+)
+from shapecheck.analysis.imports import bind_import, canonical, dotted
+from shapecheck.analysis.shapes import Dim, literal, named
+from shapecheck.analysis.transfer import Args, as_bool, as_dim, device_of, element_of
+from shapecheck.analysis.values import (
+    UNKNOWN,
+    Batches,
+    Bound,
+    ClassValue,
+    Const,
+    DeviceValue,
+    Function,
+    GradMode,
+    Instance,
+    Int,
+    Layer,
+    Opaque,
+    QName,
+    Seq,
+    Tensor,
+    Value,
+    join,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# Calls nest at most this deep; deeper ones return UNKNOWN. Real scripts stay far below.
+MAX_CALL_DEPTH = 12
+# A bound on work per module, so that a pathological file cannot stall a commit hook.
+STATEMENT_BUDGET = 60_000
+
+TORCH_SEEDS = frozenset({
+    "torch.manual_seed", "torch.cuda.manual_seed", "torch.cuda.manual_seed_all",
+    "lightning.seed_everything", "lightning.pytorch.seed_everything",
+    "pytorch_lightning.seed_everything", "lightning.fabric.seed_everything",
+    "lightning_fabric.seed_everything", "transformers.set_seed", "accelerate.utils.set_seed",
+})
+NUMPY_SEEDS = frozenset({"numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"})
+TORCH_RANDOM = frozenset({
+    "torch.randn", "torch.rand", "torch.randint", "torch.randperm", "torch.normal",
+    "torch.bernoulli", "torch.multinomial", "torch.randn_like", "torch.rand_like",
+    "torch.utils.data.random_split",
+})
+MODULE_BASES = ("torch.nn.", "pytorch_lightning.", "lightning.")
+
+Mode = tuple[str, "cst.CSTNode | None"]  # ("eval" | "train" | "unknown", the .eval() call)
+
+
+@dataclass(eq=False, slots=True)
+class _Super(Value):
+    """``super()`` inside a method: attribute lookup starts after ``after`` in the MRO."""
+
+    instance: Instance
+    after: ClassValue
+
+
+class Frame:
+    """The flow-sensitive state of one function activation (or of the module)."""
+
+    __slots__ = ("env", "outer", "grad", "modes", "scope", "returns", "in_forward", "receiver",
+                 "owner")
+
+    def __init__(self, outer: Frame | None, scope: cst.CSTNode | None, grad: bool | None,
+                 modes: dict[str, Mode]) -> None:
+        self.env: dict[str, Value] = {}
+        self.outer = outer
+        self.grad = grad
+        self.modes = modes
+        self.scope = scope
+        self.returns: list[Value] = []
+        self.in_forward = False
+        self.receiver: Instance | None = None
+        self.owner: ClassValue | None = None
+
+    def lookup(self, name: str) -> Value | None:
+        frame: Frame | None = self
+        while frame is not None:
+            found = frame.env.get(name)
+            if found is not None:
+                return found
+            frame = frame.outer
+        return None
+
+    def snapshot(self) -> tuple[dict[str, Value], dict[str, Mode], bool | None]:
+        return dict(self.env), dict(self.modes), self.grad
+
+    def restore(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
+        self.env, self.modes, self.grad = dict(snap[0]), dict(snap[1]), snap[2]
+
+    def join_with(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
+        env, modes, grad = snap
+        for name, value in env.items():
+            mine = self.env.get(name)
+            self.env[name] = value if mine is None else join(mine, value)
+        for key in set(modes) | set(self.modes):
+            a, b = self.modes.get(key, ("train", None)), modes.get(key, ("train", None))
+            if a != b:
+                self.modes[key] = a if a[0] == b[0] else ("unknown", None)
+        if self.grad != grad:
+            self.grad = None
+
+
+def analyze(module: cst.Module) -> Facts:
+    """Run the interpreter over a parsed module and return what it found."""
+    return Interpreter(module).run()
+
+
+class Interpreter:
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.facts = Facts()
+        self.globals = Frame(outer=None, scope=None, grad=True, modes={})
+        self.functions: list[Function] = []
+        self.analyzed: set[int] = set()
+        self.active: list[int] = []
+        self.statement: cst.SimpleStatementLine | None = None
+        self.budget = STATEMENT_BUDGET
+        self.instances: dict[int, Instance] = {}
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> Facts:
+        self.exec_block(self.module.body, self.globals)
+        # Functions nobody called still get one look, with arguments unknown.
+        index = 0
+        while index < len(self.functions):
+            fn = self.functions[index]
+            index += 1
+            if id(fn.node) in self.analyzed or self.budget <= 0:
+                continue
+            receiver: Value | None = None
+            if fn.owner is not None and fn.binding == "method":
+                receiver = self._standalone_instance(fn.owner)
+                if id(fn.node) in self.analyzed:
+                    continue
+            self.call_function(fn, Args(node=None, pos=[], has_star=True), self.globals,  # type: ignore[arg-type]
+                               receiver=receiver)
+        return self.facts
+
+    def _standalone_instance(self, cls: ClassValue) -> Instance:
+        key = id(cls)
+        if key not in self.instances:
+            self.instances[key] = self.instantiate(
+                cls, Args(node=None, pos=[], has_star=True), self.globals  # type: ignore[arg-type]
+            )
+        return self.instances[key]
+
+    # ------------------------------------------------------------------ statements
+
+    def exec_block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, frame: Frame) -> None:
+        if isinstance(body, cst.SimpleStatementSuite):
+            for small in body.body:
+                self.exec_small(small, frame)
+            return
+        if isinstance(body, cst.IndentedBlock):
+            body = body.body
+        for stmt in body:  # type: ignore[union-attr]
+            self.budget -= 1
+            if self.budget <= 0:
+                return
+            if isinstance(stmt, cst.SimpleStatementLine):
+                self.statement = stmt
+                for small in stmt.body:
+                    self.exec_small(small, frame)
+            else:
+                handler = _COMPOUND.get(type(stmt))
+                if handler is not None:
+                    handler(self, stmt, frame)
+
+    def exec_small(self, stmt: cst.BaseSmallStatement, frame: Frame) -> None:
+        if isinstance(stmt, cst.Expr):
+            value = self.eval(stmt.value, frame)
+            if isinstance(value, GradMode) and isinstance(stmt.value, cst.Call):
+                name = dotted(stmt.value.func) or ""
+                if name.endswith("set_grad_enabled"):
+                    frame.grad = value.enabled
+        elif isinstance(stmt, cst.Assign):
+            value = self.eval(stmt.value, frame)
+            for target in stmt.targets:
+                self.assign(target.target, value, frame)
+        elif isinstance(stmt, cst.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, frame), frame)
+        elif isinstance(stmt, cst.AugAssign):
+            left = self.eval(stmt.target, frame)
+            right = self.eval(stmt.value, frame)
+            self.assign(stmt.target, self.binary(left, right, stmt.operator), frame)
+        elif isinstance(stmt, cst.Return):
+            frame.returns.append(self.eval(stmt.value, frame) if stmt.value else Const(None))
+        elif isinstance(stmt, (cst.Import, cst.ImportFrom)):
+            for local, value in bind_import(stmt):
+                if value.name.split(".", 1)[0] in ("torch", "lightning", "pytorch_lightning"):
+                    self.facts.imports_torch = True
+                if value.name == "torch" and frame is self.globals:
+                    self.facts.torch_alias = local
+                frame.env[local] = value
+
+    def _if(self, node: cst.If, frame: Frame) -> None:
+        self.eval(node.test, frame)
+        if _is_main_guard(node.test):
+            # Runs whenever the script runs: no merge with a path that skips it.
+            self.exec_block(node.body, frame)
+            return
+        before = frame.snapshot()
+        self.exec_block(node.body, frame)
+        after_body = frame.snapshot()
+        frame.restore(before)
+        if isinstance(node.orelse, cst.If):
+            self._if(node.orelse, frame)
+        elif isinstance(node.orelse, cst.Else):
+            self.exec_block(node.orelse.body, frame)
+        frame.join_with(after_body)
+
+    def _for(self, node: cst.For, frame: Frame) -> None:
+        element = element_of(self.eval(node.iter, frame))
+        self._loop(node, frame, lambda: self.assign(node.target, element, frame))
+
+    def _while(self, node: cst.While, frame: Frame) -> None:
+        self._loop(node, frame, lambda: self.eval(node.test, frame))
+
+    def _loop(self, node: cst.For | cst.While, frame: Frame, enter) -> None:
+        before = frame.snapshot()
+        enter()
+        self.exec_block(node.body, frame)
+        if self._carries_state(before, frame):
+            # Second pass from the loop head's state: entry joined with one iteration.
+            frame.join_with(before)
+            enter()
+            self.exec_block(node.body, frame)
+        frame.join_with(before)
+        if node.orelse is not None:
+            self.exec_block(node.orelse.body, frame)
+
+    @staticmethod
+    def _carries_state(before: tuple, frame: Frame) -> bool:
+        env, modes, grad = before
+        if modes != frame.modes or grad != frame.grad:
+            return True
+        return any(name in frame.env and frame.env[name] != value for name, value in env.items())
+
+    def _try(self, node: cst.Try | cst.TryStar, frame: Frame) -> None:
+        before = frame.snapshot()
+        self.exec_block(node.body, frame)
+        if node.orelse is not None:
+            self.exec_block(node.orelse.body, frame)
+        for handler in node.handlers:
+            after = frame.snapshot()
+            frame.restore(before)
+            if handler.name is not None:
+                self.assign(handler.name.name, UNKNOWN, frame)
+            self.exec_block(handler.body, frame)
+            frame.join_with(after)
+        if node.finalbody is not None:
+            self.exec_block(node.finalbody.body, frame)
+
+    def _with(self, node: cst.With, frame: Frame) -> None:
+        saved = frame.grad
+        for item in node.items:
+            value = self.eval(item.item, frame)
+            if isinstance(value, GradMode):
+                frame.grad = value.enabled if value.enabled is not None else None
+            if item.asname is not None:
+                self.assign(item.asname.name, UNKNOWN, frame)
+        self.exec_block(node.body, frame)
+        frame.grad = saved
+
+    def _match(self, node: cst.Match, frame: Frame) -> None:
+        self.eval(node.subject, frame)
+        before = frame.snapshot()
+        merged = None
+        for case in node.cases:
+            frame.restore(before)
+            self.exec_block(case.body, frame)
+            if merged is not None:
+                frame.join_with(merged)
+            merged = frame.snapshot()
+
+    def _def(self, node: cst.FunctionDef, frame: Frame, owner: ClassValue | None = None) -> Function:
+        fn = Function(node=node, closure=frame, owner=owner)
+        for decorator in node.decorators:
+            value = self.eval(decorator.decorator, frame)
+            name = dotted(decorator.decorator) or ""
+            if (isinstance(value, GradMode) and value.enabled is False) or (
+                isinstance(value, QName) and value.name in ("torch.no_grad", "torch.inference_mode")
+            ):
+                fn.grad_disabled = True
+            elif name in ("staticmethod", "classmethod"):
+                fn.binding = "static" if name == "staticmethod" else "class"
+        self.functions.append(fn)
+        if owner is None:
+            frame.env[node.name.value] = fn
+        return fn
+
+    def _class(self, node: cst.ClassDef, frame: Frame) -> None:
+        bases = tuple(self.eval(arg.value, frame) for arg in node.bases)
+        cls = ClassValue(node=node, name=node.name.value, bases=bases)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef):
+                cls.methods[stmt.name.value] = self._def(stmt, frame, owner=cls)
+        frame.env[node.name.value] = cls
+
+    # ------------------------------------------------------------------ assignment
+
+    def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            frame.env[target.value] = _named_size(target.value, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if any(isinstance(e, cst.StarredElement) for e in elements):
+                for e in elements:
+                    self.assign(e.value, UNKNOWN, frame)
+                return
+            parts = _unpack(value, len(elements))
+            for element, part in zip(elements, parts):
+                self.assign(element.value, part, frame)
+        elif isinstance(target, cst.Attribute):
+            receiver = self.eval(target.value, frame)
+            if isinstance(receiver, Instance):
+                receiver.attrs[target.attr.value] = value
+                if (isinstance(value, Layer) or isinstance(value, Instance)) and receiver.device:
+                    _move(value, receiver.device, receiver.moved_at)
+            elif (target.attr.value == "requires_grad" and isinstance(value, Const)
+                  and value.value is False):
+                self.facts.freezes_parameters = True
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, frame)
+        elif isinstance(target, cst.StarredElement):
+            self.assign(target.value, UNKNOWN, frame)
+
+    # ------------------------------------------------------------------ expressions
+
+    def eval(self, node: cst.BaseExpression, frame: Frame) -> Value:
+        handler = _EXPRESSIONS.get(type(node))
+        if handler is None:
+            return UNKNOWN
+        return handler(self, node, frame)
+
+    def _name(self, node: cst.Name, frame: Frame) -> Value:
+        name = node.value
+        value = frame.lookup(name)
+        if value is not None:
+            if isinstance(value, Opaque) and value.text is None:
+                return Opaque(name)
+            return value
+        if name in ("True", "False", "None"):
+            return Const({"True": True, "False": False, "None": None}[name])
+        if name in transfer.BUILTINS or name == "super":
+            return QName(f"builtins.{name}")
+        return Opaque(name)
+
+    def _attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        attr = node.attr.value
+        if isinstance(base, QName):
+            return QName(canonical(f"{base.name}.{attr}"))
+        if isinstance(base, Tensor):
+            return transfer.tensor_attribute(base, attr)
+        if isinstance(base, Instance):
+            if attr in base.attrs:
+                return base.attrs[attr]
+            if base.cls.lookup(attr) is not None:
+                return Bound(base, attr)
+        elif isinstance(base, _Super):
+            return Bound(base, attr)
+        elif isinstance(base, Layer):
+            if base.recurrent is not None:
+                value = layers.recurrent_attribute(base.recurrent, attr)
+                if value is not UNKNOWN:
+                    return value
+            if attr in ("out_features", "embedding_dim") and base.out_features is not None:
+                return Int(base.out_features)
+        elif isinstance(base, (Seq, Batches, Const, Int)):
+            return Bound(base, attr)
+        text = dotted(node)
+        return Opaque(text)
+
+    def _subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        if isinstance(base, Tensor):
+            return self._index_tensor(base, node.slice, frame)
+        indices = [self._slice_value(el.slice, frame) for el in node.slice]
+        if isinstance(base, Seq) and len(indices) == 1:
+            index = indices[0]
+            if isinstance(index, Int) and base.items is not None and index.dim.value is not None:
+                i = index.dim.value
+                if -len(base.items) <= i < len(base.items):
+                    return base.items[i]
+                return UNKNOWN
+            if index is _SLICE:
+                return Seq(elem=base.element())
+            return base.element()
+        if isinstance(base, Batches):
+            return base.item
+        if isinstance(base, Instance) and base.cls.lookup("__getitem__") is not None:
+            return self.call_method(base, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame,  # type: ignore[arg-type]
+                                    None)
+        return UNKNOWN
+
+    def _slice_value(self, index: cst.BaseSlice, frame: Frame) -> Value:
+        if isinstance(index, cst.Index):
+            return self.eval(index.value, frame)
+        for part in (index.lower, index.upper, index.step):  # type: ignore[attr-defined]
+            if part is not None:
+                self.eval(part, frame)
+        return _SLICE
+
+    def _index_tensor(self, tensor: Tensor, elements: Sequence[cst.SubscriptElement],
+                      frame: Frame) -> Value:
+        values = [self._slice_value(el.slice, frame) for el in elements]
+        if tensor.shape is None:
+            return tensor.derive(None, contiguous=None)
+        shape = tensor.shape
+        consuming = sum(1 for el, v in zip(elements, values)
+                        if not _is_none(el.slice) and not _is_ellipsis(el.slice))
+        out: list[Dim] = []
+        position = 0
+        for element, value in zip(elements, values):
+            if _is_none(element.slice):
+                out.append(literal(1))
+            elif _is_ellipsis(element.slice):
+                skip = len(shape) - consuming
+                out.extend(shape[position : position + skip])
+                position += skip
+            elif position >= len(shape):
+                return tensor.derive(None, contiguous=None)
+            elif value is _SLICE:
+                whole = _is_full_slice(element.slice)
+                out.append(shape[position] if whole else Dim(role=shape[position].role))
+                position += 1
+            elif isinstance(value, Int):
+                position += 1
+            else:
+                return tensor.derive(None, contiguous=None)  # fancy or boolean indexing
+        out.extend(shape[position:])
+        return tensor.derive(tuple(out), contiguous=None)
+
+    def _integer(self, node: cst.Integer, frame: Frame) -> Value:
+        try:
+            return Int(literal(int(node.value.replace("_", ""), 0)))
+        except ValueError:
+            return UNKNOWN
+
+    def _string(self, node: cst.SimpleString, frame: Frame) -> Value:
+        try:
+            return Const(node.evaluated_value)
+        except Exception:  # noqa: BLE001 - odd prefixes or escapes: just unknown
+            return UNKNOWN
+
+    def _sequence(self, node: cst.Tuple | cst.List, frame: Frame) -> Value:
+        items = []
+        for element in node.elements:
+            value = self.eval(element.value, frame)
+            if isinstance(element, cst.StarredElement):
+                return Seq()
+            items.append(value)
+        return Seq(items=tuple(items))
+
+    def _comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Value:
+        comp = node.for_in
+        source = self.eval(comp.iter, frame)
+        saved = dict(frame.env)
+        self.assign(comp.target, element_of(source), frame)
+        length = _length(source)
+        inner = comp.inner_for_in
+        while inner is not None:
+            self.assign(inner.target, element_of(self.eval(inner.iter, frame)), frame)
+            inner = inner.inner_for_in
+            length = None
+        if comp.ifs:
+            length = None
+        element = self.eval(node.elt, frame)
+        frame.env = saved
+        return Seq(length=length, elem=element)
+
+    def _dict(self, node: cst.BaseExpression, frame: Frame) -> Value:
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, frame)
+        return UNKNOWN
+
+    def _binary(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        return self.binary(self.eval(node.left, frame), self.eval(node.right, frame), node.operator)
+
+    def binary(self, left: Value, right: Value, op: cst.CSTNode) -> Value:
+        if isinstance(op, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+            grads = transfer.any_requires_grad([left, right])
+            return Tensor(shape=None, requires_grad=grads)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return _elementwise(left, right)
+        if isinstance(left, Int) and isinstance(right, Int):
+            return Int(_dim_arithmetic(left.dim, right.dim, op))
+        if isinstance(left, Seq) and isinstance(right, Seq) and isinstance(op, (cst.Add, cst.AddAssign)):
+            if left.items is not None and right.items is not None:
+                return Seq(items=left.items + right.items)
+        return UNKNOWN
+
+    def _unary(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        value = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Minus) and isinstance(value, Int) and value.dim.value is not None:
+            return Int(literal(-value.dim.value))
+        if isinstance(value, Tensor) and not isinstance(node.operator, cst.Not):
+            return value
+        return UNKNOWN
+
+    def _if_exp(self, node: cst.IfExp, frame: Frame) -> Value:
+        self.eval(node.test, frame)
+        body, orelse = self.eval(node.body, frame), self.eval(node.orelse, frame)
+        devices = [device_of(v) for v in (body, orelse)]
+        if all(d is not None for d in devices):
+            cpu = {d.is_cpu for d in devices}  # type: ignore[union-attr]
+            return DeviceValue(is_cpu=cpu.pop() if len(cpu) == 1 else None, text="device")
+        return join(body, orelse)
+
+    def _evaluate_children(self, node: cst.BaseExpression, frame: Frame) -> Value:
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, frame)
+            elif isinstance(child, (cst.ComparisonTarget, cst.Arg)):
+                self.eval(child.comparator if isinstance(child, cst.ComparisonTarget) else child.value,
+                          frame)
+        return UNKNOWN
+
+    def _named_expr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        value = self.eval(node.value, frame)
+        self.assign(node.target, value, frame)
+        return value
+
+    def _paren_free(self, node: cst.BaseExpression, frame: Frame) -> Value:
+        return UNKNOWN
+
+    # ------------------------------------------------------------------ calls
+
+    def _call(self, node: cst.Call, frame: Frame) -> Value:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            receiver = self.eval(func.value, frame)
+            if isinstance(receiver, QName):
+                return self.call_value(QName(canonical(f"{receiver.name}.{func.attr.value}")),
+                                       self.eval_args(node, frame), frame, node)
+            return self.call_method(receiver, func.attr.value, self.eval_args(node, frame), frame, node)
+        return self.call_value(self.eval(func, frame), self.eval_args(node, frame), frame, node)
+
+    def eval_args(self, node: cst.Call, frame: Frame) -> Args:
+        args = Args(node=node, pos=[], grad=frame.grad)
+        for arg in node.args:
+            value = self.eval(arg.value, frame)
+            if arg.star:
+                args.has_star = True
+            elif arg.keyword is not None:
+                args.kw[arg.keyword.value] = value
+            else:
+                args.pos.append(value)
+        return args
+
+    def call_value(self, callee: Value, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        if isinstance(callee, QName):
+            return self.call_qualified(callee.name, args, frame, node)
+        if isinstance(callee, Function):
+            return self.call_function(callee, args, frame)
+        if isinstance(callee, ClassValue):
+            return self.instantiate(callee, args, frame)
+        if isinstance(callee, Instance):
+            return self.call_model(callee, args, frame, node)
+        if isinstance(callee, Layer):
+            return self.call_layer(callee, args, frame, node)
+        if isinstance(callee, Bound):
+            return self.call_method(callee.receiver, callee.name, args, frame, node)
+        if isinstance(callee, Opaque) and callee.text and node is not None:
+            if "seed" in callee.text.rsplit(".", 1)[-1].lower():
+                self._seed(node, "unknown")
+        return UNKNOWN
+
+    def call_qualified(self, name: str, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        if node is not None:
+            self._note_qualified_call(name, args, node)
+        if name == "builtins.super":
+            if frame.receiver is not None and frame.owner is not None:
+                return _Super(frame.receiver, frame.owner)
+            return UNKNOWN
+        if name == "torch.utils.data.DataLoader":
+            dataset = args.get(0, "dataset")
+            if isinstance(dataset, Instance):
+                dataset = Batches(item=self._item_of(dataset, frame))
+            return transfer.data_loader(args, dataset or UNKNOWN)
+        entry = transfer.FUNCTIONS.get(name)
+        if entry is not None:
+            return entry(args)
+        kind = name.rsplit(".", 1)[-1]
+        if name.startswith("torch.nn.") and name.count(".") == 2 and kind[:1].isupper():
+            layer = layers.build(name, args)
+            self.facts.layers.append(layer)
+            return layer
+        return UNKNOWN
+
+    def _note_qualified_call(self, name: str, args: Args, node: cst.Call) -> None:
+        if name in TORCH_SEEDS:
+            self._seed(node, "torch")
+        elif name in NUMPY_SEEDS:
+            if name == "numpy.random.seed" or args.pos or args.kw:
+                self._seed(node, "numpy")
+        elif name == "random.seed":
+            self._seed(node, "random")
+        elif "seed" in name.rsplit(".", 1)[-1].lower() and not name.startswith(("numpy.", "random.")):
+            self._seed(node, "unknown")
+        elif name in TORCH_RANDOM or name.startswith("torch.nn.init."):
+            self.facts.torch_randomness.append(node)
+        elif name.startswith("torch.nn.") and name.count(".") == 2 and name[9:10].isupper():
+            if not name.endswith("Loss"):
+                self.facts.torch_randomness.append(node)
+        elif name == "torch.utils.data.DataLoader" and as_bool(args.kw.get("shuffle")):
+            self.facts.torch_randomness.append(node)
+
+    def _seed(self, node: cst.Call, library: str) -> None:
+        statement = self.statement if self.statement and _statement_calls(self.statement, node) else None
+        self.facts.seed_calls.append(SeedCall(node=node, library=library, statement=statement))
+
+    def _item_of(self, dataset: Instance, frame: Frame) -> Value:
+        if dataset.cls.lookup("__getitem__") is None:
+            return UNKNOWN
+        return self.call_method(dataset, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame, None)  # type: ignore[arg-type]
+
+    def call_function(self, fn: Function, args: Args, caller: Frame,
+                      receiver: Value | None = None, in_forward: bool = False) -> Value:
+        key = id(fn.node)
+        self.analyzed.add(key)
+        if key in self.active or len(self.active) >= MAX_CALL_DEPTH or self.budget <= 0:
+            return UNKNOWN
+        grad = False if fn.grad_disabled else caller.grad
+        frame = Frame(outer=fn.closure, scope=fn.node, grad=grad, modes=dict(caller.modes))
+        frame.in_forward = in_forward or caller.in_forward
+        if isinstance(receiver, Instance):
+            frame.receiver, frame.owner = receiver, fn.owner
+        self._bind(fn, args, receiver, frame)
+        self.active.append(key)
+        saved_statement = self.statement
+        try:
+            self.exec_block(fn.node.body, frame)
+        finally:
+            self.active.pop()
+            self.statement = saved_statement
+        for mode_key, mode in frame.modes.items():
+            if mode_key.startswith("#") or mode_key in caller.modes:
+                caller.modes[mode_key] = mode
+        if not frame.returns:
+            return Const(None)
+        return transfer.join_values(frame.returns)
+
+    def _bind(self, fn: Function, args: Args, receiver: Value | None, frame: Frame) -> None:
+        params = fn.node.params
+        positional = [*params.posonly_params, *params.params]
+        values = list(args.pos)
+        if fn.binding == "class":
+            values.insert(0, Opaque("cls"))
+        elif fn.binding == "method" and fn.owner is not None:
+            values.insert(0, receiver if receiver is not None else UNKNOWN)
+        for index, param in enumerate(positional):
+            name = param.name.value
+            if index < len(values):
+                frame.env[name] = values[index]
+            elif name in args.kw:
+                frame.env[name] = args.kw[name]
+            elif param.default is not None and not args.has_star:
+                frame.env[name] = self.eval(param.default, fn.closure)
+            else:
+                frame.env[name] = Opaque(name)
+        if isinstance(params.star_arg, cst.Param):
+            extra = values[len(positional):]
+            frame.env[params.star_arg.name.value] = Seq() if args.has_star else Seq(items=tuple(extra))
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in args.kw:
+                frame.env[name] = args.kw[name]
+            elif param.default is not None and not args.has_star:
+                frame.env[name] = self.eval(param.default, fn.closure)
+            else:
+                frame.env[name] = Opaque(name)
+        if params.star_kwarg is not None:
+            frame.env[params.star_kwarg.name.value] = UNKNOWN
+
+    def instantiate(self, cls: ClassValue, args: Args, frame: Frame) -> Instance:
+        instance = Instance(cls=cls)
+        init = cls.lookup("__init__")
+        if init is not None:
+            self.call_function(init, args, frame, receiver=instance)
+        if _is_module_class(cls) and args.node is not None:
+            self.facts.torch_randomness.append(args.node)
+        return instance
+
+    def call_method(self, receiver: Value, name: str, args: Args, frame: Frame,
+                    node: cst.Call | None) -> Value:
+        if isinstance(receiver, Tensor):
+            return self._tensor_method(receiver, name, args, node)
+        if name == "backward" and node is not None:
+            evals = frozenset(k for k, (mode, _) in frame.modes.items() if mode == "eval")
+            self.facts.backward_calls.append(BackwardCall(node=node, scope=frame.scope, eval_keys=evals))
+            return Const(None)
+        if isinstance(receiver, _Super):
+            for cls in receiver.instance.cls.mro():
+                if cls is receiver.after:
+                    continue
+                method = cls.methods.get(name)
+                if method is not None and cls in receiver.after.mro()[1:]:
+                    return self.call_function(method, args, frame, receiver=receiver.instance)
+            return UNKNOWN
+        if isinstance(receiver, (Instance, Layer)):
+            handled = self._module_method(receiver, name, args, frame, node)
+            if handled is not None:
+                return handled
+        if isinstance(receiver, Instance):
+            if name in receiver.attrs:
+                return self.call_value(receiver.attrs[name], args, frame, node)
+            method = receiver.cls.lookup(name)
+            if method is not None:
+                if name == "forward" and _is_module_class(receiver.cls):
+                    return self.call_model(receiver, args, frame, node)
+                bound = None if method.binding == "static" else receiver
+                return self.call_function(method, args, frame, receiver=bound)
+            return UNKNOWN
+        if isinstance(receiver, ClassValue):
+            method = receiver.lookup(name)
+            if method is not None and method.binding != "method":
+                return self.call_function(method, args, frame)
+            return UNKNOWN
+        if isinstance(receiver, Opaque) and receiver.text is not None:
+            mode = _mode_change(name, args, node)
+            if mode is not None:
+                frame.modes[receiver.text] = mode
+                return receiver
+            if node is not None and "seed" in name.lower():
+                self._seed(node, "unknown")
+        if isinstance(receiver, Seq) and name in ("append", "extend", "insert"):
+            return Const(None)
+        return UNKNOWN
+
+    def _module_method(self, module: Instance | Layer, name: str, args: Args, frame: Frame,
+                       node: cst.Call | None) -> Value | None:
+        """nn.Module's own methods: mode switches, device moves, forward."""
+        key = f"#{id(module)}"
+        mode = _mode_change(name, args, node)
+        if mode is not None:
+            frame.modes[key] = mode
+            return module
+        if name in ("to", "cuda", "cpu"):
+            if name == "cuda":
+                where: DeviceValue | None = DeviceValue(is_cpu=False, text="'cuda'")
+            elif name == "cpu":
+                where = DeviceValue(is_cpu=True, text="'cpu'")
+            else:
+                target = args.get(0, "device")
+                where = device_of(target) if target is not None else None
+            if where is not None:
+                _move(module, where, node)
+            return module
+        if name in ("double", "float", "half", "share_memory", "requires_grad_", "apply"):
+            if name == "requires_grad_" and as_bool(args.get(0)) is False:
+                self.facts.freezes_parameters = True
+            return module
+        if isinstance(module, Layer) and name == "forward":
+            return self.call_layer(module, args, frame, node)
+        return None
+
+    def _tensor_method(self, tensor: Tensor, name: str, args: Args, node: cst.Call | None) -> Value:
+        if node is not None:
+            if name == "numpy" and not tensor.numpy:
+                self.facts.numpy_calls.append(NumpyCall(node=node, tensor=tensor))
+            elif name == "view" and not tensor.numpy:
+                self.facts.view_calls.append(
+                    ViewCall(node=node, tensor=tensor, target=transfer.target_dims(args.pos))
+                )
+        if tensor.numpy and name == "transpose":
+            method = transfer.permute_method if args.pos else (lambda t, a: transfer.tensor_attribute(t, "T"))
+        elif tensor.numpy and name == "swapaxes":
+            method = transfer.transpose_method
+        else:
+            method = transfer.TENSOR_METHODS.get(name)  # type: ignore[assignment]
+        if method is None:
+            return UNKNOWN
+        if tensor.numpy and name == "reshape" and len(args.pos) == 1 and isinstance(args.pos[0], Int):
+            args = Args(node=args.node, pos=args.pos)
+        return method(tensor, args)
+
+    def call_model(self, instance: Instance, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        """``net(x)``: record the forward pass, then run ``Net.forward``."""
+        if node is not None and not frame.in_forward:
+            self._record_forward(f"#{id(instance)}", node, frame)
+        method = instance.cls.lookup("__call__") or instance.cls.lookup("forward")
+        if method is None:
+            return UNKNOWN
+        result = self.call_function(method, args, frame, receiver=instance, in_forward=True)
+        if node is not None:
+            self.facts.layer_calls.append(LayerCall(node=node, layer=instance, input=args.get(0) or UNKNOWN))
+        if isinstance(result, (Opaque, Const)) and _is_module_class(instance.cls):
+            return Tensor(shape=None, requires_grad=frame.grad, device=None)
+        return result
+
+    def call_layer(self, layer: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        x = args.get(0, "input")
+        if node is not None:
+            if not frame.in_forward:
+                self._record_forward(f"#{id(layer)}", node, frame)
+            if layer.recurrent is not None:
+                hidden = args.get(1, "hx")
+                verdict = None
+                if isinstance(x, Tensor) and x.shape is not None:
+                    verdict = layout.check(x.shape, layer.recurrent)
+                self.facts.recurrent_calls.append(
+                    RecurrentCall(node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict)
+                )
+            self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
+        return layers.apply(layer, args)
+
+    def _record_forward(self, key: str, node: cst.Call, frame: Frame) -> None:
+        mode = frame.modes.get(key)
+        eval_at = mode[1] if mode is not None and mode[0] == "eval" else None
+        self.facts.forward_calls.append(
+            ForwardCall(node=node, mode_key=key, eval_at=eval_at, grad_enabled=frame.grad, scope=frame.scope)
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+_SLICE = Opaque("<slice>")
+
+
+def _is_none(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == "None"
+
+
+def _is_ellipsis(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Index) and isinstance(index.value, cst.Ellipsis)
+
+
+def _is_full_slice(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Slice) and index.lower is None and index.upper is None and index.step is None
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    left, right = test.left, test.comparisons[0].comparator
+    names = {getattr(left, "value", None), getattr(right, "value", None)}
+    return "__name__" in names and any(
+        isinstance(side, cst.SimpleString) and "__main__" in side.value for side in (left, right)
+    )
+
+
+def _is_module_class(cls: ClassValue) -> bool:
+    for klass in cls.mro():
+        for base in klass.bases:
+            if isinstance(base, QName) and base.name.startswith(MODULE_BASES) and (
+                base.name.endswith(("Module", "LightningModule"))
+            ):
+                return True
+    return False
+
+
+def _named_size(name: str, value: Value) -> Value:
+    """``vocab_size = len(word_to_idx)`` gives the size the symbol ``vocab_size``."""
+    if isinstance(value, Int):
+        dim = value.dim
+        if dim.name is None or not dim.name.isidentifier():
+            return Int(named(name, dim.value).with_role(dim.role or shapes.role_from_name(name)))
+    return value
+
+
+def _unpack(value: Value, count: int) -> list[Value]:
+    if isinstance(value, Seq):
+        if value.items is not None:
+            if len(value.items) == count:
+                return list(value.items)
+            return [UNKNOWN] * count
+        return [value.elem] * count
+    if isinstance(value, Tensor) and value.shape and value.shape[0].value in (count, None):
+        return [value.derive(value.shape[1:])] * count
+    return [UNKNOWN] * count
+
+
+def _length(source: Value) -> Dim | None:
+    if isinstance(source, Seq):
+        return source.size()
+    if isinstance(source, Tensor) and source.shape:
+        return source.shape[0]
+    if isinstance(source, Opaque) and source.text:
+        return Dim(name=f"len({source.text})")
+    return None
+
+
+def _elementwise(left: Value, right: Value) -> Value:
+    tensors = [v for v in (left, right) if isinstance(v, Tensor)]
+    if len(tensors) == 2:
+        a, b = tensors
+        shape = shapes.broadcast(a.shape, b.shape) if a.shape is not None and b.shape is not None else None
+        return Tensor(
+            shape=shape,
+            numpy=a.numpy and b.numpy,
+            requires_grad=transfer.any_requires_grad([a, b]),
+            device=a.device if a.device == b.device else None,
+            origin=a.origin,
+        )
+    other = right if tensors[0] is left else left
+    if isinstance(other, (Int, Const, Opaque)):
+        return tensors[0]  # elementwise with a scalar keeps shape and strides
+    return tensors[0].derive(None)
+
+
+def _dim_arithmetic(a: Dim, b: Dim, op: cst.CSTNode) -> Dim:
+    if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
+        return shapes.product([a, b])
+    if a.value is not None and b.value is not None and a.name is None and b.name is None:
+        if isinstance(op, (cst.Add, cst.AddAssign)):
+            return literal(a.value + b.value)
+        if isinstance(op, (cst.Subtract, cst.SubtractAssign)):
+            return literal(a.value - b.value)
+        if isinstance(op, (cst.FloorDivide, cst.FloorDivideAssign)) and b.value:
+            return literal(a.value // b.value)
+    if a.known and b.known and isinstance(op, (cst.Add, cst.Subtract)):
+        sign = "+" if isinstance(op, cst.Add) else "-"
+        return Dim(name=f"{a.label()}{sign}{b.label()}")
+    return shapes.UNKNOWN_DIM
+
+
+def _mode_change(name: str, args: Args, node: cst.Call | None) -> tuple[str, cst.CSTNode | None] | None:
+    if name == "eval" and not args.pos and not args.kw:
+        return ("eval", node)
+    if name == "train":
+        flag = args.get(0, "mode")
+        if flag is None or as_bool(flag) is True:
+            return ("train", None)
+        if as_bool(flag) is False:
+            return ("eval", node)
+        return ("unknown", None)
+    return None
+
+
+def _move(module: Instance | Layer, where: DeviceValue, node: cst.CSTNode | None) -> None:
+    module.device, module.moved_at = where, node
+    if isinstance(module, Instance):
+        for value in module.attrs.values():
+            if isinstance(value, (Instance, Layer)) and value is not module:
+                _move(value, where, node)
+
+
+def _statement_calls(statement: cst.SimpleStatementLine, node: cst.Call) -> bool:
+    """Whether the statement is the seed call itself, so a fix can go right after it."""
+    return len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and (
+        statement.body[0].value is node
+    )
+
+
+_COMPOUND = {
+    cst.If: Interpreter._if,
+    cst.For: Interpreter._for,
+    cst.While: Interpreter._while,
+    cst.Try: Interpreter._try,
+    cst.TryStar: Interpreter._try,
+    cst.With: Interpreter._with,
+    cst.Match: Interpreter._match,
+    cst.FunctionDef: Interpreter._def,
+    cst.ClassDef: Interpreter._class,
+}
+
+_EXPRESSIONS = {
+    cst.Name: Interpreter._name,
+    cst.Attribute: Interpreter._attribute,
+    cst.Call: Interpreter._call,
+    cst.Subscript: Interpreter._subscript,
+    cst.Integer: Interpreter._integer,
+    cst.Float: lambda self, node, frame: Const(0.0),
+    cst.SimpleString: Interpreter._string,
+    cst.Tuple: Interpreter._sequence,
+    cst.List: Interpreter._sequence,
+    cst.ListComp: Interpreter._comprehension,
+    cst.GeneratorExp: Interpreter._comprehension,
+    cst.Dict: Interpreter._dict,
+    cst.BinaryOperation: Interpreter._binary,
+    cst.UnaryOperation: Interpreter._unary,
+    cst.IfExp: Interpreter._if_exp,
+    cst.Comparison: Interpreter._evaluate_children,
+    cst.BooleanOperation: Interpreter._evaluate_children,
+    cst.NamedExpr: Interpreter._named_expr,
+    cst.Await: Interpreter._evaluate_children,
+    cst.FormattedString: Interpreter._evaluate_children,
+}
+
+__all__ = ["Interpreter", "analyze"]

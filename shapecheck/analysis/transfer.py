@@ -1,0 +1,784 @@
+"""Transfer functions: how torch and numpy operations change abstract values.
+
+Two tables, both keyed by name: ``FUNCTIONS`` by canonical qualified name (every
+import spelling resolves to these keys), ``TENSOR_METHODS`` by method name. Each entry
+takes the evaluated :class:`Args` and returns the result's abstract value. Layers
+(``nn.LSTM`` and friends) live in :mod:`shapecheck.analysis.layers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from shapecheck.analysis import shapes
+from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
+from shapecheck.analysis.values import (
+    UNKNOWN,
+    Batches,
+    Const,
+    Device,
+    DeviceValue,
+    GradMode,
+    Int,
+    LayoutOp,
+    Opaque,
+    QName,
+    Seq,
+    Tensor,
+    Value,
+    join_all,
+)
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+@dataclass(slots=True)
+class Args:
+    """A call's evaluated arguments, plus the context a transfer function may need."""
+
+    node: cst.Call
+    pos: list[Value]
+    kw: dict[str, Value] = field(default_factory=dict)
+    has_star: bool = False  # *args or **kwargs: positions and keywords are incomplete
+    grad: bool | None = True
+
+    def get(self, index: int | None, name: str | None = None) -> Value | None:
+        if name is not None and name in self.kw:
+            return self.kw[name]
+        if index is not None and index < len(self.pos):
+            return self.pos[index]
+        return UNKNOWN if self.has_star else None
+
+
+# ---------------------------------------------------------------- conversions
+
+
+def as_dim(value: Value | None) -> Dim | None:
+    """A size from an int value, or from an unknown name used as one."""
+    if isinstance(value, Int):
+        return value.dim
+    if isinstance(value, Opaque) and value.text is not None:
+        return named(value.text)
+    return None
+
+
+def as_int(value: Value | None) -> int | None:
+    return value.dim.value if isinstance(value, Int) else None
+
+
+def as_bool(value: Value | None) -> bool | None:
+    if isinstance(value, Const) and isinstance(value.value, bool):
+        return value.value
+    if isinstance(value, Int) and value.dim.value is not None:
+        return bool(value.dim.value)
+    return None
+
+
+def size_list(values: list[Value]) -> list[Value]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean a size of (2, 3)."""
+    if len(values) == 1 and isinstance(values[0], Seq) and values[0].items is not None:
+        return list(values[0].items)
+    return values
+
+
+def shape_of_sizes(values: list[Value]) -> Shape | None:
+    dims = [as_dim(v) for v in size_list(values)]
+    if any(d is None for d in dims):
+        return None
+    return tuple(dims)  # type: ignore[arg-type]
+
+
+def target_dims(values: list[Value]) -> list[Dim | None] | None:
+    """The arguments of view/reshape, with None standing for -1."""
+    out: list[Dim | None] = []
+    for v in size_list(values):
+        d = as_dim(v)
+        if d is None:
+            return None
+        out.append(None if d.value == -1 and d.name is None else d)
+    return out
+
+
+def shape_of_data(value: Value) -> Shape | None:
+    """The shape numpy or torch gives to nested data: arrays, lists and numbers."""
+    if isinstance(value, Tensor):
+        return value.shape
+    if isinstance(value, (Int, Const)):
+        return ()
+    if isinstance(value, Seq):
+        size = value.size()
+        inner = shape_of_data(value.element())
+        if size is None or inner is None:
+            return None
+        return (size, *inner)
+    return None
+
+
+def tensor_of(value: Value | None) -> Tensor | None:
+    return value if isinstance(value, Tensor) else None
+
+
+def any_requires_grad(values: list[Value]) -> bool | None:
+    flags = [v.requires_grad for v in values if isinstance(v, Tensor)]
+    if True in flags:
+        return True
+    return None if None in flags else False
+
+
+# ---------------------------------------------------------------- constructors
+
+
+def _new_tensor(args: Args, shape: Shape | None, *, numpy: bool = False) -> Tensor:
+    device: Device | None = Device.CPU
+    if not numpy:
+        where = device_of(args.get(None, "device"))
+        if where is not None:
+            device = Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
+    grad = as_bool(args.get(None, "requires_grad")) or False
+    return Tensor(shape=shape, numpy=numpy, requires_grad=grad, device=device, origin=args.node)
+
+
+def _from_sizes(numpy: bool = False) -> Callable[[Args], Value]:
+    def build(args: Args) -> Value:
+        return _new_tensor(args, shape_of_sizes(args.pos), numpy=numpy)
+
+    return build
+
+
+def _np_from_shape(args: Args) -> Value:
+    shape = args.get(0, "shape")
+    return _new_tensor(args, shape_of_sizes([shape]) if shape is not None else None, numpy=True)
+
+
+def _from_data(numpy: bool) -> Callable[[Args], Value]:
+    def build(args: Args) -> Value:
+        data = args.get(0, "data")
+        if data is None:
+            return _new_tensor(args, (literal(0),), numpy=numpy)
+        source = tensor_of(data)
+        # torch.Tensor(2, 3) allocates a (2, 3) tensor; torch.Tensor([2, 3]) wraps a list.
+        if not numpy and isinstance(data, Int) and all(isinstance(a, Int) for a in args.pos):
+            return _new_tensor(args, shape_of_sizes(args.pos))
+        made = _new_tensor(args, shape_of_data(data), numpy=numpy)
+        if source is not None:
+            return replace(made, device=source.device if not numpy else Device.CPU,
+                           requires_grad=False if not numpy else source.requires_grad)
+        return made
+
+    return build
+
+
+def _like(args: Args) -> Value:
+    source = tensor_of(args.get(0, "input"))
+    return _new_tensor(args, source.shape if source else None)
+
+
+def _full(args: Args) -> Value:
+    return _new_tensor(args, shape_of_sizes([args.get(0, "size") or UNKNOWN]))
+
+
+def _randint(args: Args) -> Value:
+    size = args.get(None, "size")
+    if size is None:
+        size = next((a for a in args.pos if isinstance(a, Seq)), None)
+    return _new_tensor(args, shape_of_sizes([size]) if size is not None else None)
+
+
+def _eye(args: Args) -> Value:
+    n = as_dim(args.get(0, "n"))
+    m = as_dim(args.get(1, "m")) or n
+    return _new_tensor(args, (n, m) if n and m else None)
+
+
+# ---------------------------------------------------------------- shape operations
+
+
+def _layout(t: Tensor, node: cst.Call, method: str, order: tuple[int, ...] | None) -> Value:
+    if order is None or t.shape is None:
+        return t.derive(None, contiguous=None)
+    result = shapes.permute(t.shape, order)
+    if result is None:
+        return t.derive(None, contiguous=None)
+    reorders = _moves_nontrivial_dims(t.shape, order)
+    return replace(
+        t,
+        shape=result,
+        contiguous=(t.contiguous and not reorders) if t.contiguous is not None else None,
+        layout_op=LayoutOp(node=node, method=method, order=order, before=t.shape),
+    )
+
+
+def _moves_nontrivial_dims(shape: Shape, order: tuple[int, ...]) -> bool:
+    """Whether a permutation really moves memory: size-1 dims may move for free."""
+    kept = [a % len(shape) for a in order if shape[a % len(shape)].value != 1]
+    return kept != sorted(kept)
+
+
+def permute_method(t: Tensor, args: Args) -> Value:
+    order = [as_int(v) for v in size_list(args.pos)] if not args.has_star else [None]
+    if "dims" in args.kw:
+        order = [as_int(v) for v in size_list([args.kw["dims"]])]
+    return _layout(t, args.node, "permute", None if None in order else tuple(order))  # type: ignore[arg-type]
+
+
+def transpose_method(t: Tensor, args: Args) -> Value:
+    a = as_int(args.get(0, "dim0"))
+    b = as_int(args.get(1, "dim1"))
+    if t.shape is None or a is None or b is None:
+        return t.derive(None, contiguous=None)
+    return _layout(t, args.node, "transpose", shapes.transpose_order(len(t.shape), a, b))
+
+
+def t_method(t: Tensor, args: Args) -> Value:
+    if t.shape is None or len(t.shape) > 2:
+        return t.derive(None)
+    return _layout(t, args.node, "t", tuple(reversed(range(len(t.shape)))))
+
+
+def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
+    target = target_dims(args.pos) if not args.has_star else None
+    if target is None or t.shape is None:
+        shape = None if target is None else _plain(target)
+    else:
+        shape = shapes.reshape(t.shape, target)
+    # reshape copies when it must, so its result is contiguous; view keeps strides.
+    return t.derive(shape, contiguous=t.contiguous if view else True)
+
+
+def _plain(target: list[Dim | None]) -> Shape | None:
+    return None if None in target else tuple(target)  # type: ignore[arg-type]
+
+
+def unsqueeze_method(t: Tensor, args: Args) -> Value:
+    axis = as_int(args.get(0, "dim"))
+    shape = shapes.unsqueeze(t.shape, axis) if t.shape is not None and axis is not None else None
+    return t.derive(shape)
+
+
+def squeeze_method(t: Tensor, args: Args) -> Value:
+    axis_value = args.get(0, "dim")
+    if t.shape is None:
+        return t.derive(None)
+    if axis_value is None:
+        return t.derive(shapes.squeeze(t.shape))
+    axis = as_int(axis_value)
+    return t.derive(shapes.squeeze(t.shape, axis) if axis is not None else None)
+
+
+def flatten_method(t: Tensor, args: Args) -> Value:
+    start = as_int(args.get(0, "start_dim"))
+    end = as_int(args.get(1, "end_dim"))
+    start = 0 if start is None and args.get(0, "start_dim") is None else start
+    end = -1 if end is None and args.get(1, "end_dim") is None else end
+    if t.shape is None or start is None or end is None or not t.shape:
+        return t.derive(None)
+    i, j = shapes.normalize_axis(start, len(t.shape)), shapes.normalize_axis(end, len(t.shape))
+    if i is None or j is None or i > j:
+        return t.derive(None)
+    merged = shapes.product(t.shape[i : j + 1])
+    return t.derive((*t.shape[:i], merged, *t.shape[j + 1 :]), contiguous=True)
+
+
+def reduce_method(keeps_grad: bool) -> Callable[[Tensor, Args], Value]:
+    """sum/mean/argmax and friends: drop the reduced dim (or all of them)."""
+
+    def reduce(t: Tensor, args: Args) -> Value:
+        grad = t.requires_grad if keeps_grad else False
+        dim_value = args.get(0, "dim")
+        keepdim = as_bool(args.get(1, "keepdim")) or False
+        if dim_value is None or isinstance(dim_value, Const):
+            return t.derive((), requires_grad=grad)
+        axis = as_int(dim_value)
+        if t.shape is None or axis is None:
+            return t.derive(None, requires_grad=grad)
+        pos = shapes.normalize_axis(axis, len(t.shape))
+        if pos is None:
+            return t.derive(None, requires_grad=grad)
+        if keepdim:
+            shape = (*t.shape[:pos], literal(1), *t.shape[pos + 1 :])
+        else:
+            shape = (*t.shape[:pos], *t.shape[pos + 1 :])
+        return t.derive(shape, requires_grad=grad)
+
+    return reduce
+
+
+def max_method(t: Tensor, args: Args) -> Value:
+    if args.get(0, "dim") is None:
+        return t.derive((), contiguous=True)
+    values = reduce_method(True)(t, args)
+    indices = reduce_method(False)(t, args)
+    return Seq(items=(values, indices))
+
+
+def same(t: Tensor, args: Args) -> Value:
+    return t
+
+
+def fresh(t: Tensor, args: Args) -> Value:
+    """Casts and elementwise ops: same shape, and (preserve_format) the same strides."""
+    return t
+
+
+def detach_method(t: Tensor, args: Args) -> Value:
+    return replace(t, requires_grad=False)
+
+
+def numpy_method(t: Tensor, args: Args) -> Value:
+    return replace(t, numpy=True, requires_grad=False, layout_op=None)
+
+
+def to_method(t: Tensor, args: Args) -> Value:
+    target = args.get(0, "device")
+    where = device_of(target) if target is not None else None
+    if where is None:
+        if target is not None and not is_dtype(target):
+            return replace(t, device=None)  # .to(other_tensor), .to(unknown)
+        return t
+    return replace(t, device=Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED))
+
+
+def cuda_method(t: Tensor, args: Args) -> Value:
+    return replace(t, device=Device.MOVED)
+
+
+def cpu_method(t: Tensor, args: Args) -> Value:
+    return replace(t, device=Device.CPU)
+
+
+def size_method(t: Tensor, args: Args) -> Value:
+    axis_value = args.get(0, "dim")
+    if t.shape is None:
+        return UNKNOWN
+    if axis_value is None:
+        return Seq(items=tuple(Int(d) for d in t.shape))
+    axis = as_int(axis_value)
+    pos = shapes.normalize_axis(axis, len(t.shape)) if axis is not None else None
+    return Int(t.shape[pos]) if pos is not None else UNKNOWN
+
+
+def repeat_method(t: Tensor, args: Args) -> Value:
+    return t.derive(None, contiguous=True)
+
+
+def scalar(t: Tensor, args: Args) -> Value:
+    return UNKNOWN
+
+
+TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
+    "permute": permute_method,
+    "transpose": transpose_method,
+    "swapaxes": transpose_method,
+    "swapdims": transpose_method,
+    "t": t_method,
+    "view": lambda t, a: _reshaped(t, a, view=True),
+    "reshape": lambda t, a: _reshaped(t, a, view=False),
+    "unsqueeze": unsqueeze_method,
+    "squeeze": squeeze_method,
+    "flatten": flatten_method,
+    "contiguous": lambda t, a: replace(t, contiguous=True),
+    "clone": same,
+    "detach": detach_method,
+    "numpy": numpy_method,
+    "to": to_method,
+    "cuda": cuda_method,
+    "cpu": cpu_method,
+    "size": size_method,
+    "dim": scalar,
+    "item": scalar,
+    "tolist": scalar,
+    "sum": reduce_method(True),
+    "mean": reduce_method(True),
+    "argmax": reduce_method(False),
+    "argmin": reduce_method(False),
+    "max": max_method,
+    "min": max_method,
+    "repeat": repeat_method,
+    "expand": lambda t, a: t.derive(None, contiguous=False),
+    "requires_grad_": lambda t, a: replace(t, requires_grad=as_bool(a.get(0)) is not False),
+}
+
+# Same shape out as in: casts, activations, in-place fills, dropout.
+for _name in (
+    "float", "double", "half", "bfloat16", "long", "int", "bool", "type", "abs", "exp",
+    "log", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "pow", "sqrt", "neg",
+    "add", "sub", "mul", "div", "clamp", "fill_", "zero_", "normal_", "uniform_",
+    "masked_fill", "pin_memory", "astype",
+):
+    TENSOR_METHODS[_name] = fresh
+
+
+def tensor_attribute(t: Tensor, name: str) -> Value:
+    if name == "shape":
+        return size_method(t, Args(node=None, pos=[]))  # type: ignore[arg-type]
+    if name == "T":
+        if t.shape is None:
+            return t.derive(None)
+        order = tuple(reversed(range(len(t.shape))))
+        return t.derive(shapes.permute(t.shape, order), contiguous=len(t.shape) < 2 and t.contiguous)
+    if name == "data":
+        return replace(t, requires_grad=False)
+    if name in ("ndim",):
+        return Int(literal(len(t.shape))) if t.shape is not None else UNKNOWN
+    if name == "device":
+        return DeviceValue(is_cpu=True if t.device is Device.CPU else None, text="tensor.device")
+    return UNKNOWN
+
+
+# ---------------------------------------------------------------- devices and dtypes
+
+_DTYPES = {
+    "float", "float32", "float64", "double", "half", "float16", "bfloat16", "long", "int",
+    "int64", "int32", "int16", "int8", "uint8", "bool", "complex64", "complex128",
+}
+
+
+def is_dtype(value: Value) -> bool:
+    return isinstance(value, QName) and value.name.startswith("torch.") and (
+        value.name.removeprefix("torch.") in _DTYPES
+    )
+
+
+def device_of(value: Value | None) -> DeviceValue | None:
+    """The device an argument names, or None where it names none that can be known."""
+    if isinstance(value, DeviceValue):
+        return value
+    if isinstance(value, Const) and isinstance(value.value, str):
+        text = value.value
+        if text == "cpu":
+            return DeviceValue(is_cpu=True, text=repr(text))
+        if text.split(":")[0] in ("cuda", "mps", "xpu", "meta"):
+            return DeviceValue(is_cpu=False, text=repr(text))
+        return None
+    if isinstance(value, Opaque) and value.text and "device" in value.text.lower():
+        return DeviceValue(is_cpu=None, text=value.text)
+    return None
+
+
+def _torch_device(args: Args) -> Value:
+    first = args.get(0, "type")
+    found = device_of(first)
+    if found is not None:
+        return found
+    return DeviceValue(is_cpu=None, text="torch.device(...)")
+
+
+# ---------------------------------------------------------------- torch and numpy functions
+
+
+def _on_first(method: Callable[[Tensor, Args], Value], skip: int = 1) -> Callable[[Args], Value]:
+    """``torch.permute(x, ...)`` is ``x.permute(...)``."""
+
+    def call(args: Args) -> Value:
+        t = tensor_of(args.get(0, "input"))
+        if t is None:
+            return UNKNOWN
+        return method(t, Args(node=args.node, pos=args.pos[skip:], kw=args.kw,
+                              has_star=args.has_star, grad=args.grad))
+
+    return call
+
+
+def _cat(args: Args) -> Value:
+    seq = args.get(0, "tensors")
+    axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
+    if not isinstance(seq, Seq) or seq.items is None or axis is None:
+        return Tensor(shape=None, origin=args.node)
+    parts = [tensor_of(v) for v in seq.items]
+    if not parts or any(p is None or p.shape is None for p in parts):
+        return Tensor(shape=None, origin=args.node, requires_grad=any_requires_grad(list(seq.items)))
+    first = parts[0].shape  # type: ignore[union-attr]
+    pos = shapes.normalize_axis(axis, len(first))
+    if pos is None or any(len(p.shape) != len(first) for p in parts):  # type: ignore[union-attr]
+        return Tensor(shape=None, origin=args.node)
+    total = shapes.UNKNOWN_DIM
+    if all(p.shape[pos].value is not None for p in parts):  # type: ignore[union-attr]
+        total = literal(sum(p.shape[pos].value for p in parts))  # type: ignore[union-attr,misc]
+    shape = (*first[:pos], total, *first[pos + 1 :])
+    return replace(parts[0], shape=shape, layout_op=None, contiguous=True, origin=args.node,  # type: ignore[arg-type]
+                   requires_grad=any_requires_grad(list(seq.items)))
+
+
+def _stack(args: Args) -> Value:
+    seq = args.get(0, "tensors") or args.get(0, "arrays")
+    axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
+    if not isinstance(seq, Seq) or axis is None:
+        return Tensor(shape=None, origin=args.node)
+    elem = tensor_of(seq.element())
+    count = seq.size()
+    if elem is None or elem.shape is None or count is None:
+        return Tensor(shape=None, origin=args.node, numpy=bool(elem and elem.numpy))
+    pos = shapes.normalize_axis(axis, len(elem.shape) + 1)
+    if pos is None:
+        return Tensor(shape=None, origin=args.node)
+    shape = (*elem.shape[:pos], count, *elem.shape[pos:])
+    return replace(elem, shape=shape, layout_op=None, contiguous=True, origin=args.node)
+
+
+def _np_transpose(args: Args) -> Value:
+    t = tensor_of(args.get(0, "a"))
+    if t is None:
+        return UNKNOWN
+    axes = args.get(1, "axes")
+    if axes is None:
+        return tensor_attribute(t, "T")
+    return permute_method(t, Args(node=args.node, pos=[axes]))
+
+
+def _np_reshape(args: Args) -> Value:
+    t = tensor_of(args.get(0, "a"))
+    shape = args.get(1, "newshape") or args.get(1, "shape")
+    if t is None or shape is None:
+        return UNKNOWN
+    return _reshaped(t, Args(node=args.node, pos=[shape]), view=False)
+
+
+def _expand_dims(args: Args) -> Value:
+    t = tensor_of(args.get(0, "a"))
+    if t is None:
+        return UNKNOWN
+    return unsqueeze_method(t, Args(node=args.node, pos=[args.get(1, "axis") or UNKNOWN]))
+
+
+def _one_hot(args: Args) -> Value:
+    t = tensor_of(args.get(0, "tensor") or args.get(0, "input"))
+    classes = as_dim(args.get(1, "num_classes"))
+    if t is None or t.shape is None or classes is None or classes.value == -1:
+        return Tensor(shape=None, origin=args.node)
+    return t.derive((*t.shape, classes.with_role(Role.FEATURE)), contiguous=True, requires_grad=False)
+
+
+def _pad_sequence(args: Args) -> Value:
+    seqs = args.get(0, "sequences")
+    batch_first = as_bool(args.get(1, "batch_first") or Const(False))
+    elem = tensor_of(seqs.element()) if isinstance(seqs, Seq) else None
+    if elem is None or elem.shape is None or not elem.shape or batch_first is None:
+        return Tensor(shape=None, origin=args.node)
+    count = seqs.size() if isinstance(seqs, Seq) else None
+    batch = (count or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
+    time = Dim(name="max_len", role=Role.TIME)
+    rest = elem.shape[1:]
+    shape = (batch, time, *rest) if batch_first else (time, batch, *rest)
+    return elem.derive(shape, contiguous=True, origin=args.node)
+
+
+def loss(args: Args) -> Value:
+    reduction = args.kw.get("reduction")
+    shape: Shape | None = () if reduction is None or reduction == Const("mean") or reduction == Const("sum") else None
+    grad = any_requires_grad(args.pos[:2]) if args.grad is not False else False
+    return Tensor(shape=shape, requires_grad=grad, origin=args.node)
+
+
+def _elementwise(args: Args) -> Value:
+    t = tensor_of(args.get(0, "input"))
+    return fresh(t, args) if t is not None else UNKNOWN
+
+
+def _max_fn(args: Args) -> Value:
+    t = tensor_of(args.get(0, "input"))
+    if t is None:
+        return UNKNOWN
+    return max_method(t, Args(node=args.node, pos=args.pos[1:], kw=args.kw))
+
+
+def _tensor_dataset(args: Args) -> Value:
+    items = []
+    for v in args.pos:
+        t = tensor_of(v)
+        items.append(t.derive(t.shape[1:]) if t is not None and t.shape else UNKNOWN)
+    return Batches(item=Seq(items=tuple(items)))
+
+
+def batch_of(item: Value, size: Dim) -> Value:
+    """What default collation makes of items: each tensor gains a leading batch dim."""
+    if isinstance(item, Tensor):
+        shape = (size, *item.shape) if item.shape is not None else None
+        return item.derive(shape, contiguous=True)
+    if isinstance(item, Int):
+        return Tensor(shape=(size,))
+    if isinstance(item, Seq) and item.items is not None:
+        return Seq(items=tuple(batch_of(v, size) for v in item.items))
+    return UNKNOWN
+
+
+def data_loader(args: Args, dataset: Value) -> Value:
+    if args.has_star or "collate_fn" in args.kw or "batch_sampler" in args.kw:
+        return Batches(item=UNKNOWN, batched=True)
+    size_value = args.get(1, "batch_size")
+    if isinstance(size_value, Const) and size_value.value is None:
+        return Batches(item=dataset.item if isinstance(dataset, Batches) else UNKNOWN, batched=True)
+    size = literal(1) if size_value is None else as_dim(size_value) or shapes.UNKNOWN_DIM
+    item = dataset.item if isinstance(dataset, Batches) else UNKNOWN
+    return Batches(item=batch_of(item, size.with_role(Role.BATCH)), batched=True)
+
+
+def _len(args: Args) -> Value:
+    target = args.get(0)
+    if isinstance(target, Seq) and target.size() is not None:
+        return Int(target.size())  # type: ignore[arg-type]
+    if isinstance(target, Tensor) and target.shape:
+        return Int(target.shape[0])
+    if isinstance(target, Opaque) and target.text:
+        return Int(Dim(name=f"len({target.text})"))
+    return UNKNOWN
+
+
+def _range(args: Args) -> Value:
+    stop = args.get(1) if len(args.pos) > 1 else args.get(0)
+    length = as_dim(stop) if len(args.pos) == 1 else None
+    return Seq(length=length, elem=Int(shapes.UNKNOWN_DIM))
+
+
+def _enumerate(args: Args) -> Value:
+    source = args.get(0)
+    return Seq(elem=Seq(items=(Int(shapes.UNKNOWN_DIM), element_of(source or UNKNOWN))))
+
+
+def _zip(args: Args) -> Value:
+    return Seq(elem=Seq(items=tuple(element_of(v) for v in args.pos)))
+
+
+def _list(args: Args) -> Value:
+    source = args.get(0)
+    if source is None:
+        return Seq(items=())
+    if isinstance(source, Seq):
+        return source
+    if isinstance(source, Tensor) and source.shape:
+        return Seq(length=source.shape[0], elem=source.derive(source.shape[1:]))
+    return Seq(elem=element_of(source))
+
+
+def _next(args: Args) -> Value:
+    return element_of(args.get(0) or UNKNOWN)
+
+
+def element_of(value: Value) -> Value:
+    """What iterating over a value yields."""
+    if isinstance(value, Seq):
+        return value.element()
+    if isinstance(value, Tensor):
+        return value.derive(value.shape[1:] if value.shape else None)
+    if isinstance(value, Batches):
+        return value.item
+    return UNKNOWN
+
+
+def _grad_mode(enabled: bool | None) -> Callable[[Args], Value]:
+    return lambda args: GradMode(enabled)
+
+
+def _inference_mode(args: Args) -> Value:
+    mode = args.get(0, "mode")
+    if mode is None:
+        return GradMode(False)
+    return GradMode(False if as_bool(mode) else None)
+
+
+def _set_grad_enabled(args: Args) -> Value:
+    return GradMode(as_bool(args.get(0, "mode")))
+
+
+def _int(args: Args) -> Value:
+    value = args.get(0)
+    return value if isinstance(value, Int) else UNKNOWN
+
+
+FUNCTIONS: dict[str, Callable[[Args], Value]] = {
+    # torch constructors
+    "torch.zeros": _from_sizes(),
+    "torch.ones": _from_sizes(),
+    "torch.empty": _from_sizes(),
+    "torch.randn": _from_sizes(),
+    "torch.rand": _from_sizes(),
+    "torch.full": _full,
+    "torch.randint": _randint,
+    "torch.zeros_like": _like,
+    "torch.ones_like": _like,
+    "torch.randn_like": _like,
+    "torch.rand_like": _like,
+    "torch.empty_like": _like,
+    "torch.tensor": _from_data(numpy=False),
+    "torch.Tensor": _from_data(numpy=False),
+    "torch.FloatTensor": _from_data(numpy=False),
+    "torch.LongTensor": _from_data(numpy=False),
+    "torch.as_tensor": _from_data(numpy=False),
+    "torch.from_numpy": _from_data(numpy=False),
+    "torch.eye": _eye,
+    "torch.device": _torch_device,
+    # torch shape operations
+    "torch.permute": _on_first(permute_method),
+    "torch.transpose": _on_first(transpose_method),
+    "torch.swapaxes": _on_first(transpose_method),
+    "torch.t": _on_first(t_method),
+    "torch.reshape": _on_first(lambda t, a: _reshaped(t, a, view=False)),
+    "torch.unsqueeze": _on_first(unsqueeze_method),
+    "torch.squeeze": _on_first(squeeze_method),
+    "torch.flatten": _on_first(flatten_method),
+    "torch.cat": _cat,
+    "torch.concat": _cat,
+    "torch.stack": _stack,
+    "torch.argmax": _on_first(reduce_method(False)),
+    "torch.max": _max_fn,
+    "torch.sigmoid": _elementwise,
+    "torch.tanh": _elementwise,
+    "torch.relu": _elementwise,
+    "torch.softmax": _elementwise,
+    "torch.log_softmax": _elementwise,
+    "torch.exp": _elementwise,
+    "torch.nn.functional.relu": _elementwise,
+    "torch.nn.functional.softmax": _elementwise,
+    "torch.nn.functional.log_softmax": _elementwise,
+    "torch.nn.functional.dropout": _elementwise,
+    "torch.nn.functional.one_hot": _one_hot,
+    "torch.nn.functional.cross_entropy": loss,
+    "torch.nn.functional.mse_loss": loss,
+    "torch.nn.functional.nll_loss": loss,
+    "torch.nn.functional.binary_cross_entropy": loss,
+    "torch.nn.functional.binary_cross_entropy_with_logits": loss,
+    "torch.nn.utils.rnn.pad_sequence": _pad_sequence,
+    "torch.no_grad": _grad_mode(False),
+    "torch.inference_mode": _inference_mode,
+    "torch.enable_grad": _grad_mode(True),
+    "torch.set_grad_enabled": _set_grad_enabled,
+    "torch.utils.data.TensorDataset": _tensor_dataset,
+    # numpy
+    "numpy.zeros": _np_from_shape,
+    "numpy.ones": _np_from_shape,
+    "numpy.empty": _np_from_shape,
+    "numpy.full": _np_from_shape,
+    "numpy.random.randn": _from_sizes(numpy=True),
+    "numpy.random.rand": _from_sizes(numpy=True),
+    "numpy.array": _from_data(numpy=True),
+    "numpy.asarray": _from_data(numpy=True),
+    "numpy.stack": _stack,
+    "numpy.concatenate": _cat,
+    "numpy.transpose": _np_transpose,
+    "numpy.reshape": _np_reshape,
+    "numpy.expand_dims": _expand_dims,
+    "numpy.eye": lambda a: replace(_eye(a), numpy=True),  # type: ignore[arg-type]
+    # builtins
+    "builtins.len": _len,
+    "builtins.range": _range,
+    "builtins.enumerate": _enumerate,
+    "builtins.zip": _zip,
+    "builtins.list": _list,
+    "builtins.tuple": _list,
+    "builtins.sorted": _list,
+    "builtins.iter": lambda a: a.get(0) or UNKNOWN,
+    "builtins.next": _next,
+    "builtins.int": _int,
+}
+
+# nn.functional spells some names differently; F.tanh etc. keep shapes.
+for _name in ("tanh", "sigmoid", "gelu", "leaky_relu", "elu", "normalize", "layer_norm"):
+    FUNCTIONS[f"torch.nn.functional.{_name}"] = _elementwise
+
+BUILTINS = frozenset(n.removeprefix("builtins.") for n in FUNCTIONS if n.startswith("builtins."))
+
+
+def join_values(values: list[Value]) -> Value:
+    return join_all(values) if values else UNKNOWN

@@ -1,0 +1,247 @@
+"""Abstract values: what the interpreter knows about each expression.
+
+Most values are frozen and compared by value, so joins at control-flow merges are
+cheap. Classes, instances and layers are heap objects compared by identity, like
+the Python objects they stand for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from shapecheck.analysis.shapes import Dim, Shape, join_shapes
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+class Value:
+    """Base of every abstract value."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque(Value):
+    """Unknown. ``text`` keeps the source spelling of a name, for symbols like ``len(x)``."""
+
+    text: str | None = None
+
+
+UNKNOWN = Opaque()
+
+
+@dataclass(frozen=True, slots=True)
+class Int(Value):
+    """A Python int, literal or symbolic: the raw material of dimensions."""
+
+    dim: Dim
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Value):
+    """A literal that is not an int: None, a bool, a float or a string."""
+
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Seq(Value):
+    """A tuple or list: known items, or a known length and element value."""
+
+    items: tuple[Value, ...] | None = None
+    length: Dim | None = None
+    elem: Value = UNKNOWN
+
+    def element(self) -> Value:
+        if self.items is None:
+            return self.elem
+        return join_all(self.items) if self.items else UNKNOWN
+
+    def size(self) -> Dim | None:
+        return Dim(value=len(self.items)) if self.items is not None else self.length
+
+
+class Device(Enum):
+    CPU = "cpu"
+    MOVED = "moved"  # moved to an accelerator, or to a device chosen at run time
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutOp:
+    """The permute or transpose that last reordered a tensor's dimensions."""
+
+    node: cst.Call = field(repr=False)
+    method: str
+    order: tuple[int, ...]
+    before: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor(Value):
+    """A torch tensor or numpy array with a symbolic shape (None: rank unknown)."""
+
+    shape: Shape | None = None
+    numpy: bool = False
+    requires_grad: bool | None = False
+    device: Device | None = Device.CPU
+    contiguous: bool | None = True
+    layout_op: LayoutOp | None = None
+    origin: cst.CSTNode | None = field(default=None, repr=False)  # the call that created it, for device fixes
+    from_recurrent: bool = False
+
+    def derive(self, shape: Shape | None, **changes: object) -> Tensor:
+        """The result of an operation that changes the shape (and drops layout history)."""
+        return replace(self, shape=shape, layout_op=None, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class QName(Value):
+    """A module or object from outside the file, by qualified name (``torch.nn.LSTM``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GradMode(Value):
+    """``torch.no_grad()`` and friends: a context that sets grad mode."""
+
+    enabled: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceValue(Value):
+    """A device: ``torch.device(...)``, ``"cuda"``, or a name that holds one."""
+
+    is_cpu: bool | None
+    text: str
+
+
+@dataclass(eq=False, slots=True)
+class Function(Value):
+    node: cst.FunctionDef = field(repr=False)
+    closure: Any  # the interpreter frame it was defined in
+    owner: ClassValue | None = None
+    grad_disabled: bool = False  # decorated with no_grad or inference_mode
+    binding: str = "method"  # or "static", "class"
+
+
+@dataclass(eq=False, slots=True)
+class ClassValue(Value):
+    node: cst.ClassDef = field(repr=False)
+    name: str
+    bases: tuple[Value, ...]
+    methods: dict[str, Function] = field(default_factory=dict)
+
+    def mro(self) -> list[ClassValue]:
+        out: list[ClassValue] = [self]
+        for base in self.bases:
+            if isinstance(base, ClassValue):
+                out.extend(c for c in base.mro() if c not in out)
+        return out
+
+    def lookup(self, name: str) -> Function | None:
+        for cls in self.mro():
+            if name in cls.methods:
+                return cls.methods[name]
+        return None
+
+    @property
+    def is_torch_module(self) -> bool:
+        for cls in self.mro():
+            for base in cls.bases:
+                if isinstance(base, QName) and base.name.startswith("torch.nn."):
+                    return True
+        return False
+
+
+@dataclass(eq=False, slots=True)
+class Instance(Value):
+    cls: ClassValue
+    attrs: dict[str, Value] = field(default_factory=dict)
+    device: DeviceValue | None = None
+    moved_at: cst.CSTNode | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RecurrentConfig:
+    """What ``nn.LSTM(...)`` and its kin were built with; None where unknown."""
+
+    kind: str  # "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"
+    input_size: Dim | None
+    hidden_size: Dim | None
+    num_layers: Dim | None = None
+    batch_first: bool | None = False
+    bidirectional: bool | None = False
+    proj_size: Dim | None = None
+
+    @property
+    def is_cell(self) -> bool:
+        return self.kind.endswith("Cell")
+
+
+@dataclass(eq=False, slots=True)
+class Layer(Value):
+    """An instance of a torch.nn layer, such as ``nn.LSTM`` or ``nn.Linear``."""
+
+    qualname: str
+    node: cst.Call = field(repr=False)
+    recurrent: RecurrentConfig | None = None
+    out_features: Dim | None = None  # Linear and Embedding
+    bias: bool | None = None
+    has_parameters: bool = True
+    device: DeviceValue | None = None
+    moved_at: cst.CSTNode | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Batches(Value):
+    """A dataset or a loader: what one item (or one batch) looks like."""
+
+    item: Value
+    batched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Bound(Value):
+    """A method looked up on a value but not called yet."""
+
+    receiver: Value
+    name: str
+
+
+def join(a: Value, b: Value) -> Value:
+    """The value that covers both: what a variable holds after an if/else."""
+    if a is b or a == b:
+        return a
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return Tensor(
+            shape=join_shapes(a.shape, b.shape),
+            numpy=a.numpy and b.numpy,
+            requires_grad=a.requires_grad if a.requires_grad == b.requires_grad else None,
+            device=a.device if a.device == b.device else None,
+            contiguous=a.contiguous if a.contiguous == b.contiguous else None,
+            layout_op=a.layout_op if a.layout_op == b.layout_op else None,
+            origin=a.origin if a.origin is b.origin else None,
+            from_recurrent=a.from_recurrent and b.from_recurrent,
+        )
+    if isinstance(a, Int) and isinstance(b, Int) and a.dim.same_size(b.dim):
+        return a
+    if isinstance(a, Seq) and isinstance(b, Seq):
+        if a.items is not None and b.items is not None and len(a.items) == len(b.items):
+            return Seq(items=tuple(join(x, y) for x, y in zip(a.items, b.items)))
+        return Seq(elem=join(a.element(), b.element()))
+    return UNKNOWN
+
+
+def join_all(values: tuple[Value, ...] | list[Value]) -> Value:
+    out = values[0]
+    for v in values[1:]:
+        out = join(out, v)
+    return out

@@ -1,0 +1,85 @@
+"""Find the Python files under the given paths and read them safely."""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import tokenize
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Folders nobody wants linted: VCS metadata, virtualenvs, caches and build output.
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "__pycache__", "build", "dist",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
+    "site-packages", ".eggs", ".ipynb_checkpoints",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file's text, or the reason it has none."""
+
+    path: str
+    text: str | None
+    error: str | None = None
+
+
+def is_excluded(path: str, patterns: Sequence[str]) -> bool:
+    """Whether a path, or any folder above it, matches an exclude glob."""
+    parts = Path(path).parts
+    for pattern in patterns:
+        stripped = pattern.rstrip("/")
+        if fnmatch.fnmatch(path, stripped) or any(fnmatch.fnmatch(part, stripped) for part in parts):
+            return True
+        if any(fnmatch.fnmatch("/".join(parts[:i]), stripped) for i in range(1, len(parts) + 1)):
+            return True
+    return False
+
+
+def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]:
+    """Files to check, in a stable order. Files named explicitly are always checked."""
+    for given in paths:
+        if os.path.isdir(given):
+            found = []
+            for root, dirs, files in os.walk(given):
+                dirs[:] = sorted(
+                    d for d in dirs
+                    if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                    and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
+                    and not is_excluded(os.path.relpath(os.path.join(root, d)), exclude)
+                )
+                for name in files:
+                    if name.endswith(".py"):
+                        path = os.path.join(root, name)
+                        if not is_excluded(os.path.relpath(path), exclude):
+                            found.append(os.path.normpath(path))
+            yield from sorted(found)
+        else:
+            yield os.path.normpath(given)
+
+
+def decode(data: bytes, path: str) -> SourceFile:
+    """Decode source bytes as Python does: BOM, coding cookie, else UTF-8."""
+    if b"\x00" in data:
+        return SourceFile(path, None, "binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return SourceFile(path, data.decode(encoding))
+    except (SyntaxError, LookupError, UnicodeDecodeError) as error:
+        return SourceFile(path, None, f"cannot decode: {error}")
+
+
+def read(path: str) -> SourceFile:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return SourceFile(path, None, "no such file or directory")
+    except IsADirectoryError:
+        return SourceFile(path, None, "is a directory")
+    except OSError as error:
+        return SourceFile(path, None, error.strerror or str(error))
+    return decode(data, path)

@@ -1,0 +1,45 @@
+"""The default format: each finding with a source excerpt, a caret and a help line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from shapecheck.finding import Finding
+from shapecheck.report.common import header, summary
+
+CONTEXT_LINES = 1
+
+
+def render(findings: Sequence[Finding], sources: Mapping[str, str]) -> str:
+    blocks = [_block(f, sources.get(f.filename)) for f in findings]
+    blocks.append(summary(findings) + "\n")
+    return "\n".join(blocks)
+
+
+def _block(finding: Finding, source: str | None) -> str:
+    out = [header(finding)]
+    lines = source.splitlines() if source is not None else []
+    row = finding.location.row
+    if 1 <= row <= len(lines):
+        first, last = max(1, row - CONTEXT_LINES), min(len(lines), row + CONTEXT_LINES)
+        width = len(str(last))
+        gutter = " " * width + " |"
+        out.append(gutter)
+        for number in range(first, last + 1):
+            text = lines[number - 1].rstrip()
+            out.append(f"{number:>{width}} | {text}".rstrip())
+            if number == row:
+                out.append(gutter + " " + _caret(finding, text))
+        out.append(gutter)
+    if finding.help:
+        out.append(f"{' ' * (len(str(row)) + 1)}= help: {finding.help}")
+    return "\n".join(out) + "\n"
+
+
+def _caret(finding: Finding, text: str) -> str:
+    start = finding.location.column - 1
+    if finding.end_location.row == finding.location.row:
+        end = finding.end_location.column - 1
+    else:
+        end = len(text)
+    return " " * start + "^" * max(1, end - start) + f" {finding.code}"

@@ -1,0 +1,41 @@
+"""A JSON list of findings, with fixes and the evidence behind each one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shapecheck.finding import Finding, Location
+
+
+def _location(where: Location) -> dict[str, int]:
+    return {"row": where.row, "column": where.column}
+
+
+def as_dict(finding: Finding) -> dict[str, Any]:
+    fix = finding.fix
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "message": finding.message,
+        "filename": finding.filename,
+        "location": _location(finding.location),
+        "end_location": _location(finding.end_location),
+        "severity": finding.severity.value,
+        "help": finding.help,
+        "fix": None if fix is None else {
+            "message": fix.message,
+            "applicability": fix.applicability.value,
+            "edits": [
+                {"content": e.content, "location": _location(e.location),
+                 "end_location": _location(e.end_location)}
+                for e in fix.edits
+            ],
+        },
+        "evidence": finding.evidence,
+    }
+
+
+def render(findings: Sequence[Finding], sources: Mapping[str, str]) -> str:
+    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"

@@ -1,0 +1,93 @@
+"""What a rule is, and the context it reads facts from.
+
+A rule is one class in ``rules/<name>.py``: its code, kebab-case name, severity, doc,
+and a ``check`` that reads :class:`~shapecheck.analysis.Facts` and yields
+:class:`Report` objects. Rules never walk the syntax tree; the runner turns reports
+into positioned :class:`~shapecheck.finding.Finding` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from shapecheck.analysis import Facts
+from shapecheck.finding import Applicability, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEdit:
+    """Replace ``node`` with ``text``; or insert it just before or after the node."""
+
+    node: cst.CSTNode
+    text: str
+    where: str = "replace"  # "replace", "before", "after"
+
+
+@dataclass(frozen=True, slots=True)
+class FixSpec:
+    message: str
+    applicability: Applicability
+    edits: tuple[NodeEdit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a rule says about one node, before positions are resolved."""
+
+    node: cst.CSTNode
+    message: str
+    help: str | None = None
+    fix: FixSpec | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class Rule:
+    """Base class of every rule. Subclasses fill in the class attributes and ``check``."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.WARNING
+    default_enabled: ClassVar[bool] = True
+    summary: ClassVar[str]
+    # Sections: What it does / Why is this wrong / Example / Fix / Fix safety.
+    doc: ClassVar[str]
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        raise NotImplementedError
+
+
+class RuleContext:
+    """The module, its facts, and cheap helpers to quote and locate nodes."""
+
+    def __init__(self, module: cst.Module, facts: Facts) -> None:
+        self.module = module
+        self.facts = facts
+        self._positions: Any = None
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        # Positions cost a full code-generation pass, so only files with findings pay.
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions[node]
+
+    def line(self, node: cst.CSTNode) -> int:
+        return self.position(node).start.line
+
+
+def unique(items, key=id) -> Iterator:
+    """Items with distinct keys, first seen first: facts repeat across call contexts."""
+    seen: set = set()
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            yield item

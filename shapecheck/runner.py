@@ -1,0 +1,105 @@
+"""Check one source text: parse, analyze, run the rules, place and filter findings."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+
+import libcst as cst
+
+from shapecheck import noqa
+from shapecheck.analysis import analyze
+from shapecheck.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
+from shapecheck.finding import Edit, Finding, Fix, Location
+from shapecheck.rule import NodeEdit, Report, Rule, RuleContext
+
+
+def check_source(text: str, path: str, rules: Sequence[type[Rule]],
+                 ignored: frozenset[str] = frozenset()) -> list[Finding]:
+    """All findings for one file's text, sorted, with noqa and ignores applied."""
+    if "torch" not in text:
+        # No rule can fire without torch; a cheap C-level parse still reports syntax errors.
+        return _syntax_only(text, path)
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        message = f"SyntaxError: {error.message}"
+        return [diagnostic(SYNTAX_ERROR, path, message, error.raw_line, error.raw_column + 1)]
+    except (RecursionError, MemoryError, ValueError) as error:
+        return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
+    try:
+        facts = analyze(module)
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the others
+        return [diagnostic(INTERNAL_ERROR, path, f"internal error in the shape analysis: "
+                                                 f"{type(error).__name__}: {error}")]
+    ctx = RuleContext(module, facts)
+    findings: list[Finding] = []
+    for rule in rules:
+        if rule.code in ignored:
+            continue
+        try:
+            reports = list(rule().check(ctx))
+        except Exception as error:  # noqa: BLE001 - report the rule and keep going
+            findings.append(diagnostic(INTERNAL_ERROR, path, f"internal error in rule {rule.code} "
+                                       f"({rule.name}): {type(error).__name__}: {error}"))
+            continue
+        findings.extend(_place(ctx, rule, report, path) for report in reports)
+    if findings:
+        table = noqa.directives(text)
+        findings = [f for f in findings if not noqa.suppressed(f.code, f.location.row, table)]
+    return sorted(_dedupe(findings), key=Finding.sort_key)
+
+
+def _syntax_only(text: str, path: str) -> list[Finding]:
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as error:
+        return [diagnostic(SYNTAX_ERROR, path, f"SyntaxError: {error.msg}", error.lineno or 1,
+                           error.offset or 1)]
+    except (ValueError, RecursionError, MemoryError) as error:
+        return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
+    return []
+
+
+def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Finding:
+    where = ctx.position(report.node)
+    fix = None
+    if report.fix is not None:
+        edits = tuple(_edit(ctx, edit) for edit in report.fix.edits)
+        fix = Fix(message=report.fix.message, applicability=report.fix.applicability, edits=edits)
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        message=report.message,
+        filename=path,
+        location=Location(where.start.line, where.start.column + 1),
+        end_location=Location(where.end.line, where.end.column + 1),
+        severity=rule.severity,
+        fix=fix,
+        help=report.help,
+        evidence=report.evidence,
+    )
+
+
+def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
+    where = ctx.position(edit.node)
+    start = Location(where.start.line, where.start.column + 1)
+    end = Location(where.end.line, where.end.column + 1)
+    if edit.where == "after":
+        # A new statement on its own line below, at the same indentation.
+        below = Location(where.end.line + 1, 1)
+        return Edit(" " * where.start.column + edit.text + "\n", below, below)
+    if edit.where == "before":
+        return Edit(edit.text, start, start)
+    return Edit(edit.text, start, end)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, Location]] = set()
+    out = []
+    for finding in findings:
+        key = (finding.code, finding.location)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
