@@ -54,11 +54,11 @@ def expected(m: Mismatch) -> str:
 
 def drop_op(ctx: RuleContext, op: LayoutOp) -> NodeEdit:
     """Replace ``x.permute(...)`` by ``x``."""
-    return NodeEdit(op.node, describe.receiver_code(ctx.module, op.node))
+    return NodeEdit(op.node, ctx.code(op.subject))
 
 
 def reorder_op(ctx: RuleContext, op: LayoutOp, order: tuple[int, ...]) -> NodeEdit:
-    receiver = describe.receiver_code(ctx.module, op.node)
+    receiver = ctx.code(op.subject)
     call = describe.order_call(op.method if op.method != "t" else "permute", order)
     if isinstance(op.node.func, cst.Attribute):
         return NodeEdit(op.node, f"{receiver}.{call}")
@@ -83,7 +83,7 @@ def with_batch_first(ctx: RuleContext, construction: cst.Call, value: bool) -> N
 
 def evidence(ctx: RuleContext, m: Mismatch) -> dict:
     data = {
-        "tensor": describe.receiver_code(ctx.module, m.op.node) if m.op else ctx.code(m.call.node.args[0].value),
+        "tensor": ctx.code(m.op.subject) if m.op else ctx.code(m.call.node.args[0].value),
         "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config)),  # type: ignore[arg-type]
         "layer": describe.config_json(m.config),
         "layer_call": {"code": ctx.code(m.call.node.func), "line": ctx.line(m.call.node)},

@@ -51,7 +51,7 @@ Unsafe: the new order changes what every later use of the tensor sees.
             if m.op is None or is_stray(m):
                 continue
             op = m.op
-            subject = describe.receiver_code(ctx.module, op.node)
+            subject = ctx.code(op.subject)
             done = describe.order_call(op.method, op.order) if op.method != "t" else "t()"
             order = reorder_for(op.before, m.config, bool(m.config.batch_first))
             alternative = reorder_for(op.before, m.config, not m.config.batch_first)

@@ -58,11 +58,12 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
 
     def _stray(self, ctx: RuleContext, m: Mismatch) -> Report:
         op = m.op
-        subject = describe.receiver_code(ctx.module, op.node)
+        subject = ctx.code(op.subject)
         before = describe.shape_text(op.before, m.config)
+        done = describe.order_call(op.method, op.order)
         message = (
-            f"{subject} is already {before}, but the {op.method} after it gives "
-            f"{describe.shape_text(m.tensor.shape, m.config)} and {expected(m)} "
+            f"{subject} is already {before}, the layout {describe.layer_text(m.config)} expects, "
+            f"but {done} turns it into {describe.shape_text(m.tensor.shape, m.config)} "
             f"({fed_to(ctx, m.call)}); drop the {op.method}"
         )
         fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))

@@ -598,6 +598,9 @@ class Interpreter:
         if isinstance(callee, Opaque) and callee.text and node is not None:
             if "seed" in callee.text.rsplit(".", 1)[-1].lower():
                 self._seed(node, "unknown")
+            elif callee.text in frame.modes and not frame.in_forward:
+                # A model of unknown class whose mode the script set: `model.eval(); model(x)`.
+                self._record_forward(callee.text, node, frame)
         return UNKNOWN
 
     def call_qualified(self, name: str, args: Args, frame: Frame, node: cst.Call | None) -> Value:
@@ -718,12 +721,12 @@ class Interpreter:
 
     def call_method(self, receiver: Value, name: str, args: Args, frame: Frame,
                     node: cst.Call | None) -> Value:
-        if isinstance(receiver, Tensor):
-            return self._tensor_method(receiver, name, args, node)
         if name == "backward" and node is not None:
             evals = frozenset(k for k, (mode, _) in frame.modes.items() if mode == "eval")
             self.facts.backward_calls.append(BackwardCall(node=node, scope=frame.scope, eval_keys=evals))
             return Const(None)
+        if isinstance(receiver, Tensor):
+            return self._tensor_method(receiver, name, args, node)
         if isinstance(receiver, _Super):
             for cls in receiver.instance.cls.mro():
                 if cls is receiver.after:
@@ -832,7 +835,7 @@ class Interpreter:
                 hidden = args.get(1, "hx")
                 verdict = None
                 if isinstance(x, Tensor) and x.shape is not None:
-                    verdict = layout.check(x.shape, layer.recurrent)
+                    verdict = layout.check(x.shape, layer.recurrent, permuted=x.layout_op is not None)
                 self.facts.recurrent_calls.append(
                     RecurrentCall(node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict)
                 )

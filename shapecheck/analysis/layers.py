@@ -153,7 +153,7 @@ def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> V
         h_shape = _state_dims(config, literal(1), _per_direction(config))[::2]
         c_shape = _state_dims(config, literal(1), config.hidden_size)[::2]
     elif x is not None and x.shape is not None and len(x.shape) == 3 and config.batch_first is not None:
-        verdict = layout.check(x.shape, config)
+        verdict = layout.check(x.shape, config, permuted=x.layout_op is not None)
         if verdict is None or verdict.problem is not layout.Problem.FEATURE_MISPLACED:
             b = 0 if config.batch_first else 1
             t = 1 - b

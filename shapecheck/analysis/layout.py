@@ -75,12 +75,17 @@ def locate_roles(shape: Shape, input_size: Dim | None, *, guess_batch: bool = Fa
     return found
 
 
-def check(shape: Shape, config: RecurrentConfig) -> LayoutVerdict | None:
-    """The verdict for a batched (3-d) input, or None where nothing can be said."""
+def check(shape: Shape, config: RecurrentConfig, *, permuted: bool = False) -> LayoutVerdict | None:
+    """The verdict for a batched (3-d) input, or None where nothing can be said.
+
+    ``permuted``: the tensor comes straight from a permute or transpose. A lone literal 1
+    that such an op moves is a batch of one (nobody permutes to get time steps of
+    length one), so for those tensors the batch guess counts.
+    """
     if len(shape) != 3 or config.batch_first is None or config.is_cell:
         return None
     expected = expected_roles(config.batch_first)
-    positions = locate_roles(shape, config.input_size)
+    positions = locate_roles(shape, config.input_size, guess_batch=permuted)
     problem: Problem | None = None
     feature = positions.get(Role.FEATURE)
     if feature is not None and feature != 2:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
+import libcst as cst
 from shapecheck.analysis import shapes
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
 from shapecheck.analysis.values import (
@@ -31,9 +31,6 @@ from shapecheck.analysis.values import (
     join_all,
 )
 
-if TYPE_CHECKING:
-    import libcst as cst
-
 
 @dataclass(slots=True)
 class Args:
@@ -44,6 +41,14 @@ class Args:
     kw: dict[str, Value] = field(default_factory=dict)
     has_star: bool = False  # *args or **kwargs: positions and keywords are incomplete
     grad: bool | None = True
+    functional: bool = False  # torch.permute(x, ...) rather than x.permute(...)
+
+    def subject(self) -> cst.BaseExpression:
+        """The tensor an operation applies to, as written."""
+        func = self.node.func
+        if not self.functional and isinstance(func, cst.Attribute):
+            return func.value
+        return self.node.args[0].value
 
     def get(self, index: int | None, name: str | None = None) -> Value | None:
         if name is not None and name in self.kw:
@@ -85,7 +90,8 @@ def size_list(values: list[Value]) -> list[Value]:
 
 
 def shape_of_sizes(values: list[Value]) -> Shape | None:
-    dims = [as_dim(v) for v in size_list(values)]
+    # An unknown size still leaves the rank known.
+    dims = [shapes.UNKNOWN_DIM if isinstance(v, Opaque) else as_dim(v) for v in size_list(values)]
     if any(d is None for d in dims):
         return None
     return tuple(dims)  # type: ignore[arg-type]
@@ -110,7 +116,12 @@ def shape_of_data(value: Value) -> Shape | None:
         return ()
     if isinstance(value, Seq):
         size = value.size()
-        inner = shape_of_data(value.element())
+        if value.items:
+            inner = shape_of_data(value.items[0])
+            for item in value.items[1:]:
+                inner = shapes.join_shapes(inner, shape_of_data(item))
+        else:
+            inner = shape_of_data(value.elem) if value.items is None else ()
         if size is None or inner is None:
             return None
         return (size, *inner)
@@ -196,7 +207,8 @@ def _eye(args: Args) -> Value:
 # ---------------------------------------------------------------- shape operations
 
 
-def _layout(t: Tensor, node: cst.Call, method: str, order: tuple[int, ...] | None) -> Value:
+def _layout(t: Tensor, args: Args, method: str, order: tuple[int, ...] | None) -> Value:
+    node, subject = args.node, args.subject()
     if order is None or t.shape is None:
         return t.derive(None, contiguous=None)
     result = shapes.permute(t.shape, order)
@@ -207,7 +219,7 @@ def _layout(t: Tensor, node: cst.Call, method: str, order: tuple[int, ...] | Non
         t,
         shape=result,
         contiguous=(t.contiguous and not reorders) if t.contiguous is not None else None,
-        layout_op=LayoutOp(node=node, method=method, order=order, before=t.shape),
+        layout_op=LayoutOp(node=node, method=method, order=order, before=t.shape, subject=subject),
     )
 
 
@@ -221,7 +233,7 @@ def permute_method(t: Tensor, args: Args) -> Value:
     order = [as_int(v) for v in size_list(args.pos)] if not args.has_star else [None]
     if "dims" in args.kw:
         order = [as_int(v) for v in size_list([args.kw["dims"]])]
-    return _layout(t, args.node, "permute", None if None in order else tuple(order))  # type: ignore[arg-type]
+    return _layout(t, args, "permute", None if None in order else tuple(order))  # type: ignore[arg-type]
 
 
 def transpose_method(t: Tensor, args: Args) -> Value:
@@ -229,13 +241,13 @@ def transpose_method(t: Tensor, args: Args) -> Value:
     b = as_int(args.get(1, "dim1"))
     if t.shape is None or a is None or b is None:
         return t.derive(None, contiguous=None)
-    return _layout(t, args.node, "transpose", shapes.transpose_order(len(t.shape), a, b))
+    return _layout(t, args, "transpose", shapes.transpose_order(len(t.shape), a, b))
 
 
 def t_method(t: Tensor, args: Args) -> Value:
     if t.shape is None or len(t.shape) > 2:
         return t.derive(None)
-    return _layout(t, args.node, "t", tuple(reversed(range(len(t.shape)))))
+    return _layout(t, args, "t", tuple(reversed(range(len(t.shape)))))
 
 
 def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
@@ -477,7 +489,7 @@ def _on_first(method: Callable[[Tensor, Args], Value], skip: int = 1) -> Callabl
         if t is None:
             return UNKNOWN
         return method(t, Args(node=args.node, pos=args.pos[skip:], kw=args.kw,
-                              has_star=args.has_star, grad=args.grad))
+                              has_star=args.has_star, grad=args.grad, functional=True))
 
     return call
 
@@ -525,7 +537,7 @@ def _np_transpose(args: Args) -> Value:
     axes = args.get(1, "axes")
     if axes is None:
         return tensor_attribute(t, "T")
-    return permute_method(t, Args(node=args.node, pos=[axes]))
+    return permute_method(t, Args(node=args.node, pos=[axes], functional=True))
 
 
 def _np_reshape(args: Args) -> Value:
@@ -623,6 +635,8 @@ def _len(args: Args) -> Value:
         return Int(target.shape[0])
     if isinstance(target, Opaque) and target.text:
         return Int(Dim(name=f"len({target.text})"))
+    if isinstance(target, Const) and isinstance(target.value, str):
+        return Int(literal(len(target.value)))
     return UNKNOWN
 
 

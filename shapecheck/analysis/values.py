@@ -77,6 +77,7 @@ class LayoutOp:
     method: str
     order: tuple[int, ...]
     before: Shape
+    subject: cst.BaseExpression = field(repr=False)  # the tensor reordered: `x` in x.permute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +232,8 @@ def join(a: Value, b: Value) -> Value:
             origin=a.origin if a.origin is b.origin else None,
             from_recurrent=a.from_recurrent and b.from_recurrent,
         )
-    if isinstance(a, Int) and isinstance(b, Int) and a.dim.same_size(b.dim):
-        return a
+    if isinstance(a, Int) and isinstance(b, Int):
+        return a if a.dim.same_size(b.dim) else Int(Dim())
     if isinstance(a, Seq) and isinstance(b, Seq):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             return Seq(items=tuple(join(x, y) for x, y in zip(a.items, b.items)))
