@@ -91,7 +91,8 @@ def size_list(values: list[Value]) -> list[Value]:
 
 def shape_of_sizes(values: list[Value]) -> Shape | None:
     # An unknown size still leaves the rank known.
-    dims = [shapes.UNKNOWN_DIM if isinstance(v, Opaque) else as_dim(v) for v in size_list(values)]
+    dims = [as_dim(v) or (shapes.UNKNOWN_DIM if isinstance(v, Opaque) else None)
+            for v in size_list(values)]
     if any(d is None for d in dims):
         return None
     return tuple(dims)  # type: ignore[arg-type]

@@ -1,0 +1,39 @@
+"""Shared test helpers: run the linter in-process or as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from shapecheck.finding import Finding
+from shapecheck.rules import all_rules
+from shapecheck.runner import check_source
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)")
+
+
+def lint(source: str, path: str = "snippet.py", extra: str | None = None) -> list[Finding]:
+    """The default rules, plus the rule named ``extra`` even if it is off by default."""
+    rules = [r for r in all_rules() if r.default_enabled or r.name == extra]
+    return check_source(source, path, rules)
+
+
+def expectations(source: str) -> set[tuple[int, str]]:
+    """``# expect: CODE`` markers: the line a finding must be reported on."""
+    found = set()
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = EXPECT.search(line)
+        if match:
+            found.update((number, code.strip()) for code in match.group("codes").split(","))
+    return found
+
+
+def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run([sys.executable, "-m", "shapecheck", *args], cwd=cwd or ROOT, input=stdin,
+                          capture_output=True, text=True, env=env, timeout=120)

@@ -1,0 +1,81 @@
+"""The abstract interpreter: shapes it infers, layers it reads, imports it resolves."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from shapecheck.analysis import analyze
+from shapecheck.analysis.shapes import format_shape
+
+
+def facts(source: str):
+    return analyze(cst.parse_module(textwrap.dedent(source)))
+
+
+def recurrent_input(source: str) -> str:
+    (call,) = {id(c.node): c for c in facts(source).recurrent_calls}.values()
+    return format_shape(call.input.shape)
+
+
+def test_one_hot_helper_summary_reaches_the_layer() -> None:
+    shape = recurrent_input("""
+        import numpy as np, torch
+        import torch.nn as nn
+        vocab_size = 7
+        def one_hot(i, n):
+            v = np.zeros(n); v[i] = 1.0
+            return v
+        def encode(sentence):
+            a = np.array([one_hot(w, vocab_size) for w in sentence])
+            return a.reshape(a.shape[0], a.shape[1], 1)
+        lstm = nn.LSTM(vocab_size, 50)
+        lstm(torch.Tensor(encode(tokens)).permute(0, 2, 1))
+    """)
+    assert shape == "(len(tokens), 1, vocab_size)"
+
+
+@pytest.mark.parametrize("imports, ctor", [
+    ("import torch.nn as nn", "nn.LSTM"),
+    ("from torch import nn", "nn.LSTM"),
+    ("from torch.nn import LSTM", "LSTM"),
+    ("import torch.nn", "torch.nn.LSTM"),
+    ("from torch.nn.modules.rnn import LSTM as L", "L"),
+])
+def test_every_import_spelling_reaches_the_layer(imports: str, ctor: str) -> None:
+    found = facts(f"import torch\n{imports}\nlayer = {ctor}(input_size=8, hidden_size=4, batch_first=True)\n")
+    (layer,) = found.layers
+    assert layer.recurrent.batch_first is True and layer.recurrent.input_size.value == 8
+
+
+def test_positional_config_follows_each_constructor() -> None:
+    found = facts("""
+        import torch.nn as nn
+        HIDDEN = 32
+        a = nn.RNN(10, HIDDEN, 2, "relu", True, True)
+        b = nn.GRU(10, HIDDEN, 2, True, True, 0.1, True)
+    """)
+    rnn, gru = (layer.recurrent for layer in found.layers)
+    assert rnn.batch_first is True and rnn.num_layers.value == 2 and rnn.hidden_size.name == "HIDDEN"
+    assert gru.batch_first is True and gru.bidirectional is True
+
+
+def test_unknown_flags_stay_unknown() -> None:
+    (layer,) = facts("import torch.nn as nn\nlayer = nn.LSTM(8, 4, **kwargs)\n").layers
+    assert layer.recurrent.batch_first is None
+
+
+def test_outputs_carry_the_layer_layout() -> None:
+    found = facts("""
+        import torch, torch.nn as nn
+        first = nn.LSTM(16, 32, batch_first=True, bidirectional=True)
+        out, (h, c) = first(torch.randn(batch_size, seq_len, 16))
+        second = nn.LSTM(64, 8)
+        second(out)
+    """)
+    calls = {id(c.node): c for c in found.recurrent_calls}.values()
+    second = next(c for c in calls if c.layer.recurrent.hidden_size.value == 8)
+    assert format_shape(second.input.shape) == "(batch=batch_size, seq=seq_len, feature=64)"
+    assert second.verdict.problem is not None  # seq-first layer fed batch-major output

@@ -1,0 +1,182 @@
+"""The command line end to end: formats, exit codes, selection, config, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shapecheck import cli
+from shapecheck.rule import Rule
+from tests.helpers import FIXTURES, run_cli
+
+BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
+FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
+BAD_SNIPPET = "import torch\nimport torch.nn as nn\nimport numpy as np\nnp.random.seed(0)\nm = nn.LSTM(2, 3)\n"
+
+
+def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
+    result = run_cli("check", "--output-format", "concise", BUGGY)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "Found 5 errors (4 with a suggested fix)."
+    rows = [int(line.split(":")[1]) for line in lines[:-1]]
+    assert rows == sorted(rows) == [14, 95, 97, 106, 124]
+    assert lines[1].startswith(f"{BUGGY}:95:26: SHP101 inputs_one_hot has shape (batch=1, ")
+
+
+def test_clean_file_exits_zero() -> None:
+    result = run_cli("check", FIXED)
+    assert result.returncode == 0 and "All checks passed!" in result.stdout
+
+
+def test_full_output_has_excerpt_caret_and_help() -> None:
+    out = run_cli("check", BUGGY).stdout
+    assert "95 |         inputs_one_hot = inputs_one_hot.permute(0, 2, 1)" in out
+    assert "^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ SHP101" in out
+    assert "= help: Use permute(1, 0, 2), or set batch_first=True and drop the permute" in out
+
+
+def test_json_output_carries_fix_and_evidence() -> None:
+    result = run_cli("check", "--output-format", "json", BUGGY)
+    findings = json.loads(result.stdout)
+    permute = next(f for f in findings if f["code"] == "SHP101")
+    assert permute["location"] == {"row": 95, "column": 26}
+    assert permute["fix"]["applicability"] == "unsafe"
+    assert permute["fix"]["edits"][0]["content"] == "inputs_one_hot.permute(1, 0, 2)"
+    assert permute["evidence"]["layer"]["batch_first"] is False
+    assert permute["evidence"]["transform"] == {"op": "permute", "order": [0, 2, 1], "before": [
+        {"name": None, "size": 1, "role": None},
+        {"name": "len(inputs)", "size": None, "role": None},
+        {"name": "vocab_size", "size": None, "role": None},
+    ]}
+    assert set(permute) >= {"code", "name", "message", "filename", "location", "end_location",
+                            "severity", "fix", "evidence"}
+
+
+def test_select_ignore_and_exit_zero() -> None:
+    assert run_cli("check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY).stdout.count("SHP") == 1
+    only_seed = run_cli("check", "--select", "unseeded-torch", "--output-format", "concise", BUGGY)
+    assert "SHP301" in only_seed.stdout and "SHP101" not in only_seed.stdout
+    assert run_cli("check", "--ignore", "SHP1,SHP2,SHP3", BUGGY).returncode == 0
+    assert run_cli("check", "--exit-zero", BUGGY).returncode == 0
+    assert run_cli("check", "--select", "NOPE1", BUGGY).returncode == 2
+
+
+def test_off_by_default_rule_needs_selecting() -> None:
+    assert "SHP901" not in run_cli("check", BUGGY).stdout
+    assert "SHP901" in run_cli("check", "--extend-select", "SHP901", BUGGY).stdout
+
+
+def test_noqa_silences_a_line(tmp_path: Path) -> None:
+    target = tmp_path / "bad.py"
+    target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa: SHP301"))
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 0
+    target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa: SHP101"))
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 1
+    target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa"))
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 0
+
+
+def test_pyproject_config_and_command_line_override(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD_SNIPPET)
+    (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nignore = ["SHP301"]\n')
+    assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--isolated", "bad.py", cwd=tmp_path).returncode == 1
+    (tmp_path / "pyproject.toml").write_text('[tool.shapecheck.per-file-ignores]\n"bad.py" = ["SHP3"]\n')
+    assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nselekt = ["SHP1"]\n')
+    result = run_cli("check", "bad.py", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown key selekt" in result.stderr
+
+
+def test_directories_skip_virtualenvs_and_excludes(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.py").write_text(BAD_SNIPPET)
+    for skipped in (".venv", "build", ".git"):
+        (tmp_path / skipped).mkdir()
+        (tmp_path / skipped / "bad.py").write_text(BAD_SNIPPET)
+    result = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert result.stdout.count("SHP301") == 1
+    assert run_cli("check", "--exclude", "src", ".", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"import torch\nprint 'hello'\n", "SHP001"),
+    (b"import torch\ndef f(:\n    pass\n", "SHP001"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00torch", "SHP002"),
+    (b"# -*- coding: latin-1 -*-\nimport torch\nx = '\xe9'\n", None),
+    (b"import torch\nx = '\xff\xfe'\n", "SHP002"),
+    (b"", None),
+])
+def test_bad_input_gets_a_diagnostic_not_a_traceback(tmp_path: Path, content: bytes, expected) -> None:
+    (tmp_path / "odd.py").write_bytes(content)
+    (tmp_path / "bad.py").write_text(BAD_SNIPPET)
+    result = run_cli("check", "--output-format", "concise", "odd.py", "bad.py", cwd=tmp_path)
+    assert "Traceback" not in result.stderr
+    assert "bad.py:4:1: SHP301" in result.stdout  # the other file is still checked
+    if expected:
+        assert "odd.py:" in result.stdout and expected in result.stdout
+    else:
+        assert "odd.py" not in result.stdout
+
+
+def test_syntax_error_reports_its_line(tmp_path: Path) -> None:
+    (tmp_path / "py2.py").write_text("import torch\n\nprint 'hello'\n")
+    result = run_cli("check", "--output-format", "concise", "py2.py", cwd=tmp_path)
+    assert result.stdout.startswith("py2.py:3:")
+
+
+def test_missing_path_is_reported(tmp_path: Path) -> None:
+    result = run_cli("check", "nowhere.py", cwd=tmp_path)
+    assert result.returncode == 1 and "SHP002" in result.stdout and "no such file" in result.stdout
+
+
+def test_stdin_with_filename() -> None:
+    result = run_cli("check", "--output-format", "concise", "--stdin-filename", "train.py", "-", stdin=BAD_SNIPPET)
+    assert result.stdout.startswith("train.py:4:1: SHP301")
+
+
+def test_rule_docs_and_version() -> None:
+    doc = run_cli("rule", "SHP101").stdout
+    assert doc.startswith("# permute-order (SHP101)") and "## Why is this wrong?" in doc
+    assert run_cli("rule", "permute-order").stdout == doc
+    assert run_cli("rule", "--all").stdout.count("## What it does") >= 9
+    assert run_cli("rule", "SHP999").returncode == 2
+    assert run_cli("--version").stdout.startswith("shapecheck ")
+
+
+def test_statistics() -> None:
+    out = run_cli("check", "--statistics", "-q", "--output-format", "concise", BUGGY).stdout
+    assert "    3\tSHP101\tpermute-order" in out
+
+
+class _Exploding(Rule):
+    code = "SHP999"
+    name = "exploding"
+    summary = doc = "test only"
+
+    def check(self, ctx):
+        raise RuntimeError("boom")
+
+
+def test_a_crashing_rule_is_reported_and_the_rest_still_run(monkeypatch, capsys) -> None:
+    from shapecheck.rules import all_rules
+
+    monkeypatch.setattr(cli, "_all_rules", lambda: (*all_rules(), _Exploding))
+    code = cli.main(["check", "--select", "SHP999,SHP301", "--output-format", "concise", BUGGY])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "SHP003 internal error in rule SHP999 (exploding): RuntimeError: boom" in out
+    assert "SHP301" in out
+
+
+def test_lint_path_never_imports_torch() -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "shapecheck", "check", BUGGY],
+                          capture_output=True, text=True, timeout=120)
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert not loaded & {"torch", "jaxtyping", "beartype", "numpy"}
+    assert "libcst" in loaded
