@@ -71,6 +71,8 @@ TORCH_RANDOM = frozenset({
     "torch.utils.data.random_split",
 })
 MODULE_BASES = ("torch.nn.", "pytorch_lightning.", "lightning.")
+WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel", "Parameter", "ParameterList",
+                      "ParameterDict", "ModuleList", "ModuleDict"})
 
 Mode = tuple[str, "cst.CSTNode | None"]  # ("eval" | "train" | "unknown", the .eval() call)
 
@@ -130,8 +132,14 @@ class Frame:
 
 
 def analyze(module: cst.Module) -> Facts:
-    """Run the interpreter over a parsed module and return what it found."""
-    return Interpreter(module).run()
+    """Run the interpreter over a parsed module and return what it found.
+
+    A module too deeply nested to interpret yields no facts: silence, not a guess.
+    """
+    try:
+        return Interpreter(module).run()
+    except RecursionError:
+        return Facts()
 
 
 class Interpreter:
@@ -333,7 +341,12 @@ class Interpreter:
 
     def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
         if isinstance(target, cst.Name):
-            frame.env[target.value] = _named_size(target.value, value)
+            name = target.value
+            frame.env[name] = _named_size(name, value)
+            if not (isinstance(value, Opaque) and value.text == name):
+                # A rebound name no longer refers to the model whose mode was set.
+                for key in [k for k in frame.modes if k == name or k.startswith(name + ".")]:
+                    del frame.modes[key]
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             if any(isinstance(e, cst.StarredElement) for e in elements):
@@ -619,6 +632,8 @@ class Interpreter:
         if entry is not None:
             return entry(args)
         kind = name.rsplit(".", 1)[-1]
+        if kind in WRAPPERS:
+            return UNKNOWN  # DataParallel scatters inputs itself; wrapped calls are opaque
         if name.startswith("torch.nn.") and name.count(".") == 2 and kind[:1].isupper():
             layer = layers.build(name, args)
             self.facts.layers.append(layer)
@@ -659,7 +674,7 @@ class Interpreter:
         if key in self.active or len(self.active) >= MAX_CALL_DEPTH or self.budget <= 0:
             return UNKNOWN
         grad = False if fn.grad_disabled else caller.grad
-        frame = Frame(outer=fn.closure, scope=fn.node, grad=grad, modes=dict(caller.modes))
+        frame = Frame(outer=fn.closure, scope=fn.node, grad=grad, modes=_modes_for_callee(caller, args))
         frame.in_forward = in_forward or caller.in_forward
         if isinstance(receiver, Instance):
             frame.receiver, frame.owner = receiver, fn.owner
@@ -740,8 +755,9 @@ class Interpreter:
             if handled is not None:
                 return handled
         if isinstance(receiver, Instance):
-            if name in receiver.attrs:
-                return self.call_value(receiver.attrs[name], args, frame, node)
+            attr = receiver.attrs.get(name)
+            if attr is not None and not (isinstance(attr, Bound) and attr.receiver is receiver):
+                return self.call_value(attr, args, frame, node)
             method = receiver.cls.lookup(name)
             if method is not None:
                 if name == "forward" and _is_module_class(receiver.cls):
@@ -965,12 +981,24 @@ def _mode_change(name: str, args: Args, node: cst.Call | None) -> tuple[str, cst
     return None
 
 
-def _move(module: Instance | Layer, where: DeviceValue, node: cst.CSTNode | None) -> None:
+def _modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:
+    """Modes a callee can see: models it can reach, not names that merely coincide."""
+    passed = {v.text for v in (*args.pos, *args.kw.values()) if isinstance(v, Opaque) and v.text}
+    return {k: m for k, m in caller.modes.items()
+            if k.startswith(("#", "self.")) or k in passed}
+
+
+def _move(module: Instance | Layer, where: DeviceValue, node: cst.CSTNode | None,
+          seen: set[int] | None = None) -> None:
+    seen = set() if seen is None else seen
+    if id(module) in seen:  # modules may refer to each other
+        return
+    seen.add(id(module))
     module.device, module.moved_at = where, node
     if isinstance(module, Instance):
         for value in module.attrs.values():
-            if isinstance(value, (Instance, Layer)) and value is not module:
-                _move(value, where, node)
+            if isinstance(value, (Instance, Layer)):
+                _move(value, where, node, seen)
 
 
 def _statement_calls(statement: cst.SimpleStatementLine, node: cst.Call) -> bool:

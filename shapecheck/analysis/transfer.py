@@ -410,13 +410,15 @@ TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
     "max": max_method,
     "min": max_method,
     "repeat": repeat_method,
+    # .type(torch.cuda.FloatTensor) may move the tensor as well as cast it.
+    "type": lambda t, a: replace(t, device=None) if a.pos or a.kw else UNKNOWN,
     "expand": lambda t, a: t.derive(None, contiguous=False),
     "requires_grad_": lambda t, a: replace(t, requires_grad=as_bool(a.get(0)) is not False),
 }
 
 # Same shape out as in: casts, activations, in-place fills, dropout.
 for _name in (
-    "float", "double", "half", "bfloat16", "long", "int", "bool", "type", "abs", "exp",
+    "float", "double", "half", "bfloat16", "long", "int", "bool", "abs", "exp",
     "log", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "pow", "sqrt", "neg",
     "add", "sub", "mul", "div", "clamp", "fill_", "zero_", "normal_", "uniform_",
     "masked_fill", "pin_memory", "astype",
