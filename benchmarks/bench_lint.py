@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import libcst as cst
+from shapecheck.rules import all_rules
 
 from shapecheck.files import decode, discover
-from shapecheck.rules import all_rules
 from shapecheck.runner import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def main() -> None:
         parse_total += best_time(lambda text=text: cst.parse_module(text), args.rounds)
         data = raw[path]
         check_total += best_time(
-            lambda data=data, path=path: check_source(decode(data, path).text, path, rules),  # type: ignore[arg-type]
+            lambda data=data, path=path: check_source(decode(data, path).text, path, rules),
             args.rounds,
         )
         findings += len(check_source(text, path, rules))
@@ -78,13 +78,21 @@ def main() -> None:
 
     # What a pre-commit hook or an editor pays: a whole process, start to exit.
     one_file = str(ROOT / "fixtures" / "seed" / "next_word_lstm_buggy.py")
+
     def cli() -> None:
-        subprocess.run([sys.executable, "-m", "shapecheck", "check", "--isolated", one_file],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "shapecheck", "check", "--isolated", one_file],
+            capture_output=True,
+            check=False,
+        )
+
     def bare() -> None:
         subprocess.run([sys.executable, "-c", "import libcst"], capture_output=True, check=False)
-    print(f"single-file CLI wall time: {best_time(cli, args.rounds) * 1000:.0f} ms "
-          f"(python -c 'import libcst': {best_time(bare, args.rounds) * 1000:.0f} ms)")
+
+    print(
+        f"single-file CLI wall time: {best_time(cli, args.rounds) * 1000:.0f} ms "
+        f"(python -c 'import libcst': {best_time(bare, args.rounds) * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ def all_rules() -> tuple[type[Rule], ...]:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         for obj in vars(module).values():
-            if (isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
-                    and obj.__module__ == module.__name__):
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, Rule)
+                and obj is not Rule
+                and obj.__module__ == module.__name__
+            ):
                 found.append(obj)
     return tuple(sorted(found, key=lambda rule: rule.code))

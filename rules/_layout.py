@@ -31,7 +31,12 @@ class Mismatch:
 def mismatches(ctx: RuleContext) -> Iterator[Mismatch]:
     for call in unique(ctx.facts.recurrent_calls, key=lambda c: (id(c.node), id(c.input))):
         verdict, tensor, config = call.verdict, call.input, call.layer.recurrent
-        if verdict is None or verdict.problem is None or not isinstance(tensor, Tensor) or config is None:
+        if (
+            verdict is None
+            or verdict.problem is None
+            or not isinstance(tensor, Tensor)
+            or config is None
+        ):
             continue
         yield Mismatch(call=call, tensor=tensor, config=config, problem=verdict.problem)
 
@@ -76,20 +81,28 @@ def with_batch_first(ctx: RuleContext, construction: cst.Call, value: bool) -> N
             args[index] = arg.with_changes(value=flag)
             break
     else:
-        args.append(cst.Arg(value=flag, keyword=cst.Name("batch_first"),
-                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        args.append(
+            cst.Arg(
+                value=flag,
+                keyword=cst.Name("batch_first"),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+        )
     return NodeEdit(construction, ctx.code(construction.with_changes(args=args)))
 
 
 def evidence(ctx: RuleContext, m: Mismatch) -> dict:
     data = {
         "tensor": ctx.code(m.op.subject) if m.op else ctx.code(m.call.node.args[0].value),
-        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config)),  # type: ignore[arg-type]
+        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config)),
         "layer": describe.config_json(m.config),
         "layer_call": {"code": ctx.code(m.call.node.func), "line": ctx.line(m.call.node)},
         "problem": m.problem.value,
     }
     if m.op is not None:
-        data["transform"] = {"op": m.op.method, "order": list(m.op.order),
-                             "before": describe.shape_json(m.op.before)}
+        data["transform"] = {
+            "op": m.op.method,
+            "order": list(m.op.order),
+            "before": describe.shape_json(m.op.before),
+        }
     return data

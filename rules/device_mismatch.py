@@ -59,8 +59,15 @@ Unsafe: it moves data to another device, which changes where later code runs.
                 f"line {ctx.line(call.node)}, but the model was moved to {device}{where}; "
                 f"add .to({device})"
             )
-            fix = FixSpec(f"Add `.to({device})`", Applicability.UNSAFE,
-                          (NodeEdit(x.origin, f"{created}.to({device})"),))
-            yield Report(node=x.origin, message=message,
-                         help=f"Add `.to({device})` where the input is created", fix=fix,
-                         evidence={"device": device, "layer_call_line": ctx.line(call.node)})
+            fix = FixSpec(
+                f"Add `.to({device})`",
+                Applicability.UNSAFE,
+                (NodeEdit(x.origin, f"{created}.to({device})"),),
+            )
+            yield Report(
+                node=x.origin,
+                message=message,
+                help=f"Add `.to({device})` where the input is created",
+                fix=fix,
+                evidence={"device": device, "layer_call_line": ctx.line(call.node)},
+            )

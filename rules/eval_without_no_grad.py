@@ -54,9 +54,17 @@ No automatic fix yet: which statements belong inside the block is a judgement ca
                 continue  # gradients are wanted: fine-tuning in eval mode
             model = ctx.code(call.node.func)
             message = (
-                f"{model}(...) runs in eval mode (.eval() at line {ctx.line(call.eval_at)}) with autograd "
-                f"on, so every pass builds a graph nobody uses; run it under torch.no_grad()"
+                f"{model}(...) runs in eval mode (.eval() at line {ctx.line(call.eval_at)}) "
+                f"with autograd on, so every pass builds a graph nobody uses; "
+                f"run it under torch.no_grad()"
             )
-            yield Report(node=call.node, message=message,
-                         help="Wrap the evaluation in `with torch.no_grad():`",
-                         evidence={"model": model, "eval_line": ctx.line(call.eval_at), "grad_enabled": True})
+            yield Report(
+                node=call.node,
+                message=message,
+                help="Wrap the evaluation in `with torch.no_grad():`",
+                evidence={
+                    "model": model,
+                    "eval_line": ctx.line(call.eval_at),
+                    "grad_enabled": True,
+                },
+            )

@@ -55,7 +55,12 @@ No automatic fix: which of the two sizes is wrong is a modelling decision.
         seen: set[int] = set()
         for call in ctx.facts.recurrent_calls:
             config, x = call.layer.recurrent, call.input
-            if config is None or config.input_size is None or not isinstance(x, Tensor) or not x.shape:
+            if (
+                config is None
+                or config.input_size is None
+                or not isinstance(x, Tensor)
+                or not x.shape
+            ):
                 continue
             if call.verdict is not None and call.verdict.problem is not None:
                 continue  # a layout rule explains it better
@@ -70,25 +75,37 @@ No automatic fix: which of the two sizes is wrong is a modelling decision.
                 f"{ctx.line(call.layer.node)} has input_size={config.input_size.label()} "
                 f"({fed_to(ctx, call)})"
             )
-            yield Report(node=target, message=message,
-                         help=f"Make input_size {last.label()}, or feed {config.input_size.label()} features",
-                         evidence={"shape": describe.shape_json(x.shape), "layer": describe.config_json(config),
-                                   "layer_call": {"line": ctx.line(call.node)}})
+            yield Report(
+                node=target,
+                message=message,
+                help=f"Make input_size {last.label()}, "
+                f"or feed {config.input_size.label()} features",
+                evidence={
+                    "shape": describe.shape_json(x.shape),
+                    "layer": describe.config_json(config),
+                    "layer_call": {"line": ctx.line(call.node)},
+                },
+            )
 
     def _misplaced(self, ctx: RuleContext) -> Iterator[Report]:
-        found = [m for m in mismatches(ctx) if m.op is None and m.problem is Problem.FEATURE_MISPLACED]
+        found = [
+            m for m in mismatches(ctx) if m.op is None and m.problem is Problem.FEATURE_MISPLACED
+        ]
         for m in unique(found, key=lambda m: id(m.call.node)):
-            feature = m.call.verdict.position(Role.FEATURE)  # type: ignore[union-attr]
+            feature = m.call.verdict.position(Role.FEATURE)
             subject = ctx.code(m.call.node.args[0].value)
             message = (
-                f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} with its "  # type: ignore[arg-type]
-                f"features (input_size={m.config.input_size.label()}) at dim {feature}, but "  # type: ignore[union-attr]
+                f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} with its "
+                f"features (input_size={m.config.input_size.label()}) at dim {feature}, but "
                 f"{describe.layer_text(m.config)} expects {describe_expected(m.config)}; "
                 f"permute {subject} so the features come last"
             )
-            yield Report(node=m.call.node.args[0].value, message=message,
-                         help="Permute the input so that the feature dimension comes last",
-                         evidence=evidence(ctx, m))
+            yield Report(
+                node=m.call.node.args[0].value,
+                message=message,
+                help="Permute the input so that the feature dimension comes last",
+                evidence=evidence(ctx, m),
+            )
 
 
 def _input_size_argument(construction: cst.Call) -> cst.CSTNode:

@@ -41,15 +41,38 @@ Unsafe: it adds parameters to the model.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        heads = [c.layer for c in ctx.facts.layer_calls
-                 if isinstance(c.layer, Layer) and c.layer.kind == "Linear" and c.layer.bias is False
-                 and isinstance(c.input, Tensor) and c.input.from_recurrent]
+        heads = [
+            c.layer
+            for c in ctx.facts.layer_calls
+            if isinstance(c.layer, Layer)
+            and c.layer.kind == "Linear"
+            and c.layer.bias is False
+            and isinstance(c.input, Tensor)
+            and c.input.from_recurrent
+        ]
         for layer in unique(heads):
             node = layer.node
-            args = [a for a in node.args if not (a.keyword is not None and a.keyword.value == "bias")]
+            args = [
+                a for a in node.args if not (a.keyword is not None and a.keyword.value == "bias")
+            ]
             if args and len(args) < len(node.args):
                 args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            fix = FixSpec("Remove `bias=False`", Applicability.UNSAFE,
-                          (NodeEdit(node, ctx.code(node.with_changes(args=args))),)) if len(args) < len(node.args) else None
-            yield Report(node=node, message="The output head after a recurrent layer has bias=False; a bias lets it learn the class prior",
-                         help="Remove `bias=False`", fix=fix, evidence={})
+            fix = (
+                FixSpec(
+                    "Remove `bias=False`",
+                    Applicability.UNSAFE,
+                    (NodeEdit(node, ctx.code(node.with_changes(args=args))),),
+                )
+                if len(args) < len(node.args)
+                else None
+            )
+            yield Report(
+                node=node,
+                message=(
+                    "The output head after a recurrent layer has bias=False; "
+                    "a bias lets it learn the class prior"
+                ),
+                help="Remove `bias=False`",
+                fix=fix,
+                evidence={},
+            )

@@ -47,18 +47,31 @@ Unsafe: the outputs change layout too, so code that indexes them may need change
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        found = [m for m in mismatches(ctx) if m.op is None and m.problem is Problem.BATCH_TIME_SWAPPED
-                 and m.config.batch_first is False]
+        found = [
+            m
+            for m in mismatches(ctx)
+            if m.op is None
+            and m.problem is Problem.BATCH_TIME_SWAPPED
+            and m.config.batch_first is False
+        ]
         for m in unique(found, key=lambda m: id(m.call.layer.node)):
             construction = m.call.layer.node
             subject = ctx.code(m.call.node.args[0].value)
+            shape = describe.shape_text(m.tensor.shape, m.config)
             message = (
-                f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} (batch first), "  # type: ignore[arg-type]
+                f"{subject} has shape {shape} (batch first), "
                 f"but {expected(m)} ({fed_to(ctx, m.call)}); set batch_first=True, "
                 f"or feed {subject}.transpose(0, 1)"
             )
-            fix = FixSpec("Set batch_first=True", Applicability.UNSAFE,
-                          (with_batch_first(ctx, construction, True),))
-            yield Report(node=construction, message=message,
-                         help=f"Set batch_first=True, or feed {subject}.transpose(0, 1)",
-                         fix=fix, evidence=evidence(ctx, m))
+            fix = FixSpec(
+                "Set batch_first=True",
+                Applicability.UNSAFE,
+                (with_batch_first(ctx, construction, True),),
+            )
+            yield Report(
+                node=construction,
+                message=message,
+                help=f"Set batch_first=True, or feed {subject}.transpose(0, 1)",
+                fix=fix,
+                evidence=evidence(ctx, m),
+            )

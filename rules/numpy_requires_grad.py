@@ -45,16 +45,33 @@ Safe: the original call raises, so no working code changes behaviour.
         if ctx.facts.freezes_parameters:
             return  # frozen parameters: whether outputs need grad is not knowable here
         for call in unique(ctx.facts.numpy_calls, key=lambda c: id(c.node)):
-            if call.tensor.requires_grad is not True or not isinstance(call.node.func, cst.Attribute):
+            if call.tensor.requires_grad is not True or not isinstance(
+                call.node.func, cst.Attribute
+            ):
                 continue
             subject = describe.receiver_code(ctx.module, call.node)
-            chain = ".detach().numpy()" if call.tensor.device is Device.CPU else ".detach().cpu().numpy()"
+            chain = (
+                ".detach().numpy()"
+                if call.tensor.device is Device.CPU
+                else ".detach().cpu().numpy()"
+            )
             message = (
                 f"{subject} requires grad (it comes from a forward pass), so .numpy() raises; "
                 f"use {subject}{chain}"
             )
-            fix = FixSpec(f"Use `{chain.lstrip('.')}`", Applicability.SAFE,
-                          (NodeEdit(call.node, f"{subject}{chain}"),))
-            yield Report(node=call.node, message=message, help=f"Call `{chain[1:]}`", fix=fix,
-                         evidence={"tensor": subject, "requires_grad": True,
-                                   "shape": describe.shape_json(call.tensor.shape)})
+            fix = FixSpec(
+                f"Use `{chain.lstrip('.')}`",
+                Applicability.SAFE,
+                (NodeEdit(call.node, f"{subject}{chain}"),),
+            )
+            yield Report(
+                node=call.node,
+                message=message,
+                help=f"Call `{chain[1:]}`",
+                fix=fix,
+                evidence={
+                    "tensor": subject,
+                    "requires_grad": True,
+                    "shape": describe.shape_json(call.tensor.shape),
+                },
+            )

@@ -63,16 +63,26 @@ Unsafe: the new order changes what every later use of the tensor sees.
                 fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))
             else:
                 advice = f"use {describe.order_call(op.method, order)}"
-                fix = FixSpec(f"Use {describe.order_call(op.method, order)}", Applicability.UNSAFE,
-                              (reorder_op(ctx, op, order),))
+                fix = FixSpec(
+                    f"Use {describe.order_call(op.method, order)}",
+                    Applicability.UNSAFE,
+                    (reorder_op(ctx, op, order),),
+                )
             if alternative is not None and m.config.batch_first is False:
                 if alternative == tuple(range(len(alternative))):
                     advice += f", or set batch_first=True and drop the {op.method}"
                 else:
-                    advice += f", or set batch_first=True and use {describe.order_call(op.method, alternative)}"
+                    other = describe.order_call(op.method, alternative)
+                    advice += f", or set batch_first=True and use {other}"
+            shape = describe.shape_text(m.tensor.shape, m.config)
             message = (
-                f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} after {done}, "  # type: ignore[arg-type]
+                f"{subject} has shape {shape} after {done}, "
                 f"but {expected(m)}; {advice} ({fed_to(ctx, m.call)})"
             )
-            yield Report(node=op.node, message=message, help=advice[0].upper() + advice[1:],
-                         fix=fix, evidence=evidence(ctx, m) | {"suggested_order": list(order) if order else None})
+            yield Report(
+                node=op.node,
+                message=message,
+                help=advice[0].upper() + advice[1:],
+                fix=fix,
+                evidence=evidence(ctx, m) | {"suggested_order": list(order) if order else None},
+            )

@@ -9,7 +9,16 @@ from shapecheck.analysis.layout import Problem
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, Report, Rule, RuleContext
 
-from ._layout import Mismatch, drop_op, evidence, expected, fed_to, is_stray, mismatches, with_batch_first
+from ._layout import (
+    Mismatch,
+    drop_op,
+    evidence,
+    expected,
+    fed_to,
+    is_stray,
+    mismatches,
+    with_batch_first,
+)
 
 
 class SeqMajorIntoBatchFirst(Rule):
@@ -67,8 +76,13 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
             f"({fed_to(ctx, m.call)}); drop the {op.method}"
         )
         fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))
-        return Report(node=op.node, message=message, help=f"Drop the {op.method}", fix=fix,
-                      evidence=evidence(ctx, m) | {"suggested_order": list(range(len(op.before)))})
+        return Report(
+            node=op.node,
+            message=message,
+            help=f"Drop the {op.method}",
+            fix=fix,
+            evidence=evidence(ctx, m) | {"suggested_order": list(range(len(op.before)))},
+        )
 
     def _unflipped(self, ctx: RuleContext, m: Mismatch) -> Report:
         construction = m.call.layer.node
@@ -78,8 +92,15 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
             f"but {expected(m)} ({fed_to(ctx, m.call)}); set batch_first=False, "
             f"or feed {subject}.transpose(0, 1)"
         )
-        fix = FixSpec("Set batch_first=False", Applicability.UNSAFE,
-                      (with_batch_first(ctx, construction, False),))
-        return Report(node=construction, message=message,
-                      help=f"Set batch_first=False, or feed {subject}.transpose(0, 1)",
-                      fix=fix, evidence=evidence(ctx, m))
+        fix = FixSpec(
+            "Set batch_first=False",
+            Applicability.UNSAFE,
+            (with_batch_first(ctx, construction, False),),
+        )
+        return Report(
+            node=construction,
+            message=message,
+            help=f"Set batch_first=False, or feed {subject}.transpose(0, 1)",
+            fix=fix,
+            evidence=evidence(ctx, m),
+        )

@@ -56,14 +56,25 @@ Unsafe: it changes the random numbers the script draws.
         value = ctx.code(first.node.args[0].value) if first.node.args else "0"
         torch_name = facts.torch_alias or "torch"
         message = (
-            f"{ctx.code(first.node.func)}({value}) seeds {first.library}, but torch is never seeded, "
-            f"so {ctx.code(draw.func)}(...) at line {ctx.line(draw)} differs on every run; "
+            f"{ctx.code(first.node.func)}({value}) seeds {first.library}, "
+            f"but torch is never seeded, so {ctx.code(draw.func)}(...) at line {ctx.line(draw)} "
+            f"differs on every run; "
             f"add {torch_name}.manual_seed({value})"
         )
         fix = None
         if first.statement is not None and facts.torch_alias is not None:
-            fix = FixSpec(f"Add `{torch_name}.manual_seed({value})`", Applicability.UNSAFE,
-                          (NodeEdit(first.statement, f"{torch_name}.manual_seed({value})", "after"),))
-        yield Report(node=first.node, message=message, help=f"Add `{torch_name}.manual_seed({value})`",
-                     fix=fix, evidence={"seeded": sorted({s.library for s in seeds}),
-                                        "torch_random_line": ctx.line(draw)})
+            fix = FixSpec(
+                f"Add `{torch_name}.manual_seed({value})`",
+                Applicability.UNSAFE,
+                (NodeEdit(first.statement, f"{torch_name}.manual_seed({value})", "after"),),
+            )
+        yield Report(
+            node=first.node,
+            message=message,
+            help=f"Add `{torch_name}.manual_seed({value})`",
+            fix=fix,
+            evidence={
+                "seeded": sorted({s.library for s in seeds}),
+                "torch_random_line": ctx.line(draw),
+            },
+        )

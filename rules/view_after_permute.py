@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from shapecheck import describe
 from shapecheck.analysis.facts import ViewCall
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
-
-import libcst as cst
 
 
 class ViewAfterPermute(Rule):
@@ -45,7 +45,12 @@ Safe: the original call raises, so no working code changes behaviour.
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         for call in unique(ctx.facts.view_calls, key=lambda c: id(c.node)):
             t = call.tensor
-            if t.contiguous is not False or t.layout_op is None or t.shape is None or call.target is None:
+            if (
+                t.contiguous is not False
+                or t.layout_op is None
+                or t.shape is None
+                or call.target is None
+            ):
                 continue
             if _keeps_leading_dims(call):
                 continue
@@ -59,17 +64,25 @@ Safe: the original call raises, so no working code changes behaviour.
             )
             func = call.node.func
             edits = (NodeEdit(func.attr, "reshape"),) if isinstance(func, cst.Attribute) else ()
-            yield Report(node=call.node, message=message, help="Use .reshape() instead of .view()",
-                         fix=FixSpec("Use .reshape()", Applicability.SAFE, edits),
-                         evidence={"shape": describe.shape_json(t.shape),
-                                   "transform": {"op": op.method, "order": list(op.order)}})
+            yield Report(
+                node=call.node,
+                message=message,
+                help="Use .reshape() instead of .view()",
+                fix=FixSpec("Use .reshape()", Applicability.SAFE, edits),
+                evidence={
+                    "shape": describe.shape_json(t.shape),
+                    "transform": {"op": op.method, "order": list(op.order)},
+                },
+            )
 
 
 def _keeps_leading_dims(call: ViewCall) -> bool:
     """A view that keeps every dim up to the last one the permute moved still works."""
-    shape, target, order = call.tensor.shape, call.target, call.tensor.layout_op.order  # type: ignore[union-attr]
+    shape, target, order = call.tensor.shape, call.target, call.tensor.layout_op.order
     moved = [i for i, axis in enumerate(order) if axis != i]
     last_moved = max(moved) if moved else -1
-    if len(target) <= last_moved:  # type: ignore[arg-type]
+    if len(target) <= last_moved:
         return False
-    return all(d is not None and d.same_size(shape[i]) for i, d in enumerate(target[: last_moved + 1]))  # type: ignore[index]
+    return all(
+        d is not None and d.same_size(shape[i]) for i, d in enumerate(target[: last_moved + 1])
+    )

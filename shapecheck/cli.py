@@ -41,21 +41,44 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", help="Lint files and directories")
-    check.add_argument("paths", nargs="*", metavar="PATH",
-                       help="Files or directories to check (default: .). Use - for stdin.")
-    check.add_argument("--output-format", choices=config.OUTPUT_FORMATS, default=None,
-                       help="How to print findings (default: full)")
-    check.add_argument("--select", action="append", metavar="RULES",
-                       help="Rules to enable: codes, prefixes, names or ALL (comma-separated)")
-    check.add_argument("--extend-select", action="append", metavar="RULES",
-                       help="Rules to enable on top of the selection")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="Files or directories to check (default: .). Use - for stdin.",
+    )
+    check.add_argument(
+        "--output-format",
+        choices=config.OUTPUT_FORMATS,
+        default=None,
+        help="How to print findings (default: full)",
+    )
+    check.add_argument(
+        "--select",
+        action="append",
+        metavar="RULES",
+        help="Rules to enable: codes, prefixes, names or ALL (comma-separated)",
+    )
+    check.add_argument(
+        "--extend-select",
+        action="append",
+        metavar="RULES",
+        help="Rules to enable on top of the selection",
+    )
     check.add_argument("--ignore", action="append", metavar="RULES", help="Rules to disable")
-    check.add_argument("--exclude", action="append", metavar="GLOB",
-                       help="Paths to skip while discovering files")
-    check.add_argument("--exit-zero", action="store_true", help="Exit 0 even when there are findings")
+    check.add_argument(
+        "--exclude", action="append", metavar="GLOB", help="Paths to skip while discovering files"
+    )
+    check.add_argument(
+        "--exit-zero", action="store_true", help="Exit 0 even when there are findings"
+    )
     check.add_argument("--statistics", action="store_true", help="Print counts per rule")
-    check.add_argument("--stdin-filename", metavar="PATH", help="The name to report for source read from stdin")
-    check.add_argument("--config", metavar="PATH", help="Use this pyproject.toml (or shapecheck.toml)")
+    check.add_argument(
+        "--stdin-filename", metavar="PATH", help="The name to report for source read from stdin"
+    )
+    check.add_argument(
+        "--config", metavar="PATH", help="Use this pyproject.toml (or shapecheck.toml)"
+    )
     check.add_argument("--isolated", action="store_true", help="Ignore configuration files")
     check.add_argument("-q", "--quiet", action="store_true", help="Print findings only, no summary")
 
@@ -117,7 +140,7 @@ def run_check(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     findings: list[Finding] = []
     sources: dict[str, str] = {}
-    for path in (["-"] if paths == ["-"] else files.discover(paths, settings.exclude)):
+    for path in ["-"] if paths == ["-"] else files.discover(paths, settings.exclude):
         if path == "-":
             name = args.stdin_filename or "-"
             source = files.decode(sys.stdin.buffer.read(), name)
@@ -132,10 +155,13 @@ def run_check(args: argparse.Namespace) -> int:
         findings.extend(check_source(source.text, name, enabled, ignored))
     findings.sort(key=Finding.sort_key)
 
-    output = RENDERERS[settings.output_format](findings, sources)  # type: ignore[index]
+    output = RENDERERS[settings.output_format](findings, sources)
     if args.quiet and settings.output_format != "json":
-        output = "".join(line for line in output.splitlines(keepends=True)
-                         if not line.startswith(("Found ", "All checks passed")))
+        output = "".join(
+            line
+            for line in output.splitlines(keepends=True)
+            if not line.startswith(("Found ", "All checks passed"))
+        )
     sys.stdout.write(output)
     if args.statistics and findings:
         print(statistics(findings))

@@ -67,8 +67,10 @@ def parse(table: dict, path: Path | None = None) -> Settings:
     where = f" in {path}" if path else ""
     unknown = sorted(set(table) - _KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                          f" in [tool.shapecheck]{where}; known: {', '.join(sorted(_KNOWN_KEYS))}")
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            f" in [tool.shapecheck]{where}; known: {', '.join(sorted(_KNOWN_KEYS))}"
+        )
     for key in _LIST_KEYS & set(table):
         value = table[key]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -77,10 +79,14 @@ def parse(table: dict, path: Path | None = None) -> Settings:
     if not isinstance(per_file, dict) or not all(
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in per_file.values()
     ):
-        raise ConfigError(f"[tool.shapecheck] per-file-ignores{where} must map globs to lists of codes")
+        raise ConfigError(
+            f"[tool.shapecheck] per-file-ignores{where} must map globs to lists of codes"
+        )
     output_format = table.get("output-format")
     if output_format is not None and output_format not in OUTPUT_FORMATS:
-        raise ConfigError(f"[tool.shapecheck] output-format{where} must be one of {', '.join(OUTPUT_FORMATS)}")
+        raise ConfigError(
+            f"[tool.shapecheck] output-format{where} must be one of {', '.join(OUTPUT_FORMATS)}"
+        )
     return Settings(
         select=table.get("select"),
         extend_select=table.get("extend-select", []),
@@ -108,7 +114,9 @@ def enabled_rules(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[
         chosen = [r for r in rules if r.default_enabled]
     else:
         chosen = [r for r in rules if any(matches(s, r) for s in settings.select)]
-    chosen += [r for r in rules if r not in chosen and any(matches(s, r) for s in settings.extend_select)]
+    chosen += [
+        r for r in rules if r not in chosen and any(matches(s, r) for s in settings.extend_select)
+    ]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
 
 

@@ -21,7 +21,9 @@ def with_roles(shape: Shape, config: RecurrentConfig | None) -> Shape:
         return shape
     positions = locate_roles(shape, config.input_size if config else None, guess_batch=True)
     roles = {index: role for role, index in positions.items()}
-    return tuple(d if d.role or i not in roles else d.with_role(roles[i]) for i, d in enumerate(shape))
+    return tuple(
+        d if d.role or i not in roles else d.with_role(roles[i]) for i, d in enumerate(shape)
+    )
 
 
 def shape_text(shape: Shape, config: RecurrentConfig | None = None) -> str:

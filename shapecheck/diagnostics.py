@@ -13,8 +13,17 @@ IO_ERROR = ("SHP002", "io-error")
 INTERNAL_ERROR = ("SHP003", "internal-error")
 
 
-def diagnostic(kind: tuple[str, str], path: str, message: str, row: int = 1, column: int = 1) -> Finding:
+def diagnostic(
+    kind: tuple[str, str], path: str, message: str, row: int = 1, column: int = 1
+) -> Finding:
     code, name = kind
     where = Location(row, column)
-    return Finding(code=code, name=name, message=message, filename=path, location=where,
-                   end_location=where, severity=Severity.ERROR)
+    return Finding(
+        code=code,
+        name=name,
+        message=message,
+        filename=path,
+        location=where,
+        end_location=where,
+        severity=Severity.ERROR,
+    )

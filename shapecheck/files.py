@@ -11,11 +11,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Folders nobody wants linted: VCS metadata, virtualenvs, caches and build output.
-SKIPPED_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "__pycache__", "build", "dist",
-    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
-    "site-packages", ".eggs", ".ipynb_checkpoints",
-})
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        "__pycache__",
+        "build",
+        "dist",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "node_modules",
+        "site-packages",
+        ".eggs",
+        ".ipynb_checkpoints",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +50,9 @@ def is_excluded(path: str, patterns: Sequence[str]) -> bool:
     parts = Path(path).parts
     for pattern in patterns:
         stripped = pattern.rstrip("/")
-        if fnmatch.fnmatch(path, stripped) or any(fnmatch.fnmatch(part, stripped) for part in parts):
+        if fnmatch.fnmatch(path, stripped) or any(
+            fnmatch.fnmatch(part, stripped) for part in parts
+        ):
             return True
         if any(fnmatch.fnmatch("/".join(parts[:i]), stripped) for i in range(1, len(parts) + 1)):
             return True
@@ -46,8 +66,10 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]
             found = []
             for root, dirs, files in os.walk(given):
                 dirs[:] = sorted(
-                    d for d in dirs
-                    if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                    d
+                    for d in dirs
+                    if d not in SKIPPED_DIRS
+                    and not d.endswith(".egg-info")
                     and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
                     and not is_excluded(os.path.relpath(os.path.join(root, d)), exclude)
                 )

@@ -14,8 +14,9 @@ from shapecheck.finding import Edit, Finding, Fix, Location
 from shapecheck.rule import NodeEdit, Report, Rule, RuleContext
 
 
-def check_source(text: str, path: str, rules: Sequence[type[Rule]],
-                 ignored: frozenset[str] = frozenset()) -> list[Finding]:
+def check_source(
+    text: str, path: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
+) -> list[Finding]:
     """All findings for one file's text, sorted, with noqa and ignores applied."""
     if "torch" not in text:
         # No rule can fire without torch; a cheap C-level parse still reports syntax errors.
@@ -29,9 +30,14 @@ def check_source(text: str, path: str, rules: Sequence[type[Rule]],
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
     try:
         facts = analyze(module)
-    except Exception as error:  # noqa: BLE001 - one bad file must not stop the others
-        return [diagnostic(INTERNAL_ERROR, path, f"internal error in the shape analysis: "
-                                                 f"{type(error).__name__}: {error}")]
+    except Exception as error:
+        return [
+            diagnostic(
+                INTERNAL_ERROR,
+                path,
+                f"internal error in the shape analysis: {type(error).__name__}: {error}",
+            )
+        ]
     ctx = RuleContext(module, facts)
     findings: list[Finding] = []
     for rule in rules:
@@ -39,9 +45,15 @@ def check_source(text: str, path: str, rules: Sequence[type[Rule]],
             continue
         try:
             reports = list(rule().check(ctx))
-        except Exception as error:  # noqa: BLE001 - report the rule and keep going
-            findings.append(diagnostic(INTERNAL_ERROR, path, f"internal error in rule {rule.code} "
-                                       f"({rule.name}): {type(error).__name__}: {error}"))
+        except Exception as error:
+            findings.append(
+                diagnostic(
+                    INTERNAL_ERROR,
+                    path,
+                    f"internal error in rule {rule.code} "
+                    f"({rule.name}): {type(error).__name__}: {error}",
+                )
+            )
             continue
         findings.extend(_place(ctx, rule, report, path) for report in reports)
     if findings:
@@ -54,8 +66,15 @@ def _syntax_only(text: str, path: str) -> list[Finding]:
     try:
         ast.parse(text, filename=path)
     except SyntaxError as error:
-        return [diagnostic(SYNTAX_ERROR, path, f"SyntaxError: {error.msg}", error.lineno or 1,
-                           error.offset or 1)]
+        return [
+            diagnostic(
+                SYNTAX_ERROR,
+                path,
+                f"SyntaxError: {error.msg}",
+                error.lineno or 1,
+                error.offset or 1,
+            )
+        ]
     except (ValueError, RecursionError, MemoryError) as error:
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
     return []

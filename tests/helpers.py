@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shapecheck.finding import Finding
 from shapecheck.rules import all_rules
+
+from shapecheck.finding import Finding
 from shapecheck.runner import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,16 @@ def expectations(source: str) -> set[tuple[int, str]]:
     return found
 
 
-def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "shapecheck", *args], cwd=cwd or ROOT, input=stdin,
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "shapecheck", *args],
+        cwd=cwd or ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )

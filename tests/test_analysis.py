@@ -37,15 +37,20 @@ def test_one_hot_helper_summary_reaches_the_layer() -> None:
     assert shape == "(len(tokens), 1, vocab_size)"
 
 
-@pytest.mark.parametrize("imports, ctor", [
-    ("import torch.nn as nn", "nn.LSTM"),
-    ("from torch import nn", "nn.LSTM"),
-    ("from torch.nn import LSTM", "LSTM"),
-    ("import torch.nn", "torch.nn.LSTM"),
-    ("from torch.nn.modules.rnn import LSTM as L", "L"),
-])
+@pytest.mark.parametrize(
+    "imports, ctor",
+    [
+        ("import torch.nn as nn", "nn.LSTM"),
+        ("from torch import nn", "nn.LSTM"),
+        ("from torch.nn import LSTM", "LSTM"),
+        ("import torch.nn", "torch.nn.LSTM"),
+        ("from torch.nn.modules.rnn import LSTM as L", "L"),
+    ],
+)
 def test_every_import_spelling_reaches_the_layer(imports: str, ctor: str) -> None:
-    found = facts(f"import torch\n{imports}\nlayer = {ctor}(input_size=8, hidden_size=4, batch_first=True)\n")
+    found = facts(
+        f"import torch\n{imports}\nlayer = {ctor}(input_size=8, hidden_size=4, batch_first=True)\n"
+    )
     (layer,) = found.layers
     assert layer.recurrent.batch_first is True and layer.recurrent.input_size.value == 8
 
@@ -58,7 +63,9 @@ def test_positional_config_follows_each_constructor() -> None:
         b = nn.GRU(10, HIDDEN, 2, True, True, 0.1, True)
     """)
     rnn, gru = (layer.recurrent for layer in found.layers)
-    assert rnn.batch_first is True and rnn.num_layers.value == 2 and rnn.hidden_size.name == "HIDDEN"
+    assert (
+        rnn.batch_first is True and rnn.num_layers.value == 2 and rnn.hidden_size.name == "HIDDEN"
+    )
     assert gru.batch_first is True and gru.bidirectional is True
 
 

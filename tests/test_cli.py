@@ -15,7 +15,16 @@ from tests.helpers import FIXTURES, run_cli
 
 BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
 FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
-BAD_SNIPPET = "import torch\nimport torch.nn as nn\nimport numpy as np\nnp.random.seed(0)\nm = nn.LSTM(2, 3)\n"
+BAD_SNIPPET = "\n".join(
+    [
+        "import torch",
+        "import torch.nn as nn",
+        "import numpy as np",
+        "np.random.seed(0)",
+        "m = nn.LSTM(2, 3)",
+        "",
+    ]
+)
 
 
 def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
@@ -48,17 +57,35 @@ def test_json_output_carries_fix_and_evidence() -> None:
     assert permute["fix"]["applicability"] == "unsafe"
     assert permute["fix"]["edits"][0]["content"] == "inputs_one_hot.permute(1, 0, 2)"
     assert permute["evidence"]["layer"]["batch_first"] is False
-    assert permute["evidence"]["transform"] == {"op": "permute", "order": [0, 2, 1], "before": [
-        {"name": None, "size": 1, "role": None},
-        {"name": "len(inputs)", "size": None, "role": None},
-        {"name": "vocab_size", "size": None, "role": None},
-    ]}
-    assert set(permute) >= {"code", "name", "message", "filename", "location", "end_location",
-                            "severity", "fix", "evidence"}
+    assert permute["evidence"]["transform"] == {
+        "op": "permute",
+        "order": [0, 2, 1],
+        "before": [
+            {"name": None, "size": 1, "role": None},
+            {"name": "len(inputs)", "size": None, "role": None},
+            {"name": "vocab_size", "size": None, "role": None},
+        ],
+    }
+    assert set(permute) >= {
+        "code",
+        "name",
+        "message",
+        "filename",
+        "location",
+        "end_location",
+        "severity",
+        "fix",
+        "evidence",
+    }
 
 
 def test_select_ignore_and_exit_zero() -> None:
-    assert run_cli("check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY).stdout.count("SHP") == 1
+    assert (
+        run_cli(
+            "check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY
+        ).stdout.count("SHP")
+        == 1
+    )
     only_seed = run_cli("check", "--select", "unseeded-torch", "--output-format", "concise", BUGGY)
     assert "SHP301" in only_seed.stdout and "SHP101" not in only_seed.stdout
     assert run_cli("check", "--ignore", "SHP1,SHP2,SHP3", BUGGY).returncode == 0
@@ -86,7 +113,9 @@ def test_pyproject_config_and_command_line_override(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nignore = ["SHP301"]\n')
     assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
     assert run_cli("check", "--isolated", "bad.py", cwd=tmp_path).returncode == 1
-    (tmp_path / "pyproject.toml").write_text('[tool.shapecheck.per-file-ignores]\n"bad.py" = ["SHP3"]\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.shapecheck.per-file-ignores]\n"bad.py" = ["SHP3"]\n'
+    )
     assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nselekt = ["SHP1"]\n')
     result = run_cli("check", "bad.py", cwd=tmp_path)
@@ -104,15 +133,20 @@ def test_directories_skip_virtualenvs_and_excludes(tmp_path: Path) -> None:
     assert run_cli("check", "--exclude", "src", ".", cwd=tmp_path).returncode == 0
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"import torch\nprint 'hello'\n", "SHP001"),
-    (b"import torch\ndef f(:\n    pass\n", "SHP001"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00torch", "SHP002"),
-    (b"# -*- coding: latin-1 -*-\nimport torch\nx = '\xe9'\n", None),
-    (b"import torch\nx = '\xff\xfe'\n", "SHP002"),
-    (b"", None),
-])
-def test_bad_input_gets_a_diagnostic_not_a_traceback(tmp_path: Path, content: bytes, expected) -> None:
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"import torch\nprint 'hello'\n", "SHP001"),
+        (b"import torch\ndef f(:\n    pass\n", "SHP001"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00torch", "SHP002"),
+        (b"# -*- coding: latin-1 -*-\nimport torch\nx = '\xe9'\n", None),
+        (b"import torch\nx = '\xff\xfe'\n", "SHP002"),
+        (b"", None),
+    ],
+)
+def test_bad_input_gets_a_diagnostic_not_a_traceback(
+    tmp_path: Path, content: bytes, expected
+) -> None:
     (tmp_path / "odd.py").write_bytes(content)
     (tmp_path / "bad.py").write_text(BAD_SNIPPET)
     result = run_cli("check", "--output-format", "concise", "odd.py", "bad.py", cwd=tmp_path)
@@ -136,7 +170,15 @@ def test_missing_path_is_reported(tmp_path: Path) -> None:
 
 
 def test_stdin_with_filename() -> None:
-    result = run_cli("check", "--output-format", "concise", "--stdin-filename", "train.py", "-", stdin=BAD_SNIPPET)
+    result = run_cli(
+        "check",
+        "--output-format",
+        "concise",
+        "--stdin-filename",
+        "train.py",
+        "-",
+        stdin=BAD_SNIPPET,
+    )
     assert result.stdout.startswith("train.py:4:1: SHP301")
 
 
@@ -175,8 +217,12 @@ def test_a_crashing_rule_is_reported_and_the_rest_still_run(monkeypatch, capsys)
 
 
 def test_lint_path_never_imports_torch() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "shapecheck", "check", BUGGY],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "shapecheck", "check", BUGGY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert not loaded & {"torch", "jaxtyping", "beartype", "numpy"}
     assert "libcst" in loaded

@@ -27,6 +27,7 @@ def test_fixtures_exist_for_both_outcomes() -> None:
 def test_seed_fixtures_follow_the_review() -> None:
     """The review's script: buggy, original (permute right), and both corrected layouts."""
     seed = FIXTURES / "seed"
+
     def codes(name: str) -> list[str]:
         return sorted(f.code for f in lint((seed / name).read_text(), name))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from shapecheck.rules import all_rules
+
 from tests.helpers import FIXTURES, expectations
 
 RULES = all_rules()
@@ -21,7 +21,13 @@ def test_codes_and_names_are_unique() -> None:
 def test_rule_metadata(rule) -> None:
     assert re.fullmatch(r"SHP[1-9][0-9]{2}", rule.code)
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
-    for section in ("## What it does", "## Why is this wrong?", "## Example", "## Fix", "## Fix safety"):
+    for section in (
+        "## What it does",
+        "## Why is this wrong?",
+        "## Example",
+        "## Fix",
+        "## Fix safety",
+    ):
         assert section in rule.doc, f"{rule.code} lacks {section!r}"
 
 
@@ -32,3 +38,10 @@ def test_rule_has_three_firing_and_three_silent_fixtures(rule) -> None:
     firing = [p for p in files if any(code == rule.code for _, code in expectations(p.read_text()))]
     silent = [p for p in files if p.name.startswith("silent_")]
     assert len(firing) >= 3 and len(silent) >= 3
+
+
+def test_readme_lists_every_rule() -> None:
+    readme = (FIXTURES.parent / "README.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        row = f"| `{rule.code}` | `{rule.name}` | {rule.severity.value} |"
+        assert row in readme, f"README's rule table lacks {rule.code}"

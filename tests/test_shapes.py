@@ -15,7 +15,9 @@ VOCAB = Dim(name="vocab_size")
 
 
 def lstm(batch_first: bool) -> RecurrentConfig:
-    return RecurrentConfig(kind="LSTM", input_size=VOCAB, hidden_size=literal(50), batch_first=batch_first)
+    return RecurrentConfig(
+        kind="LSTM", input_size=VOCAB, hidden_size=literal(50), batch_first=batch_first
+    )
 
 
 def test_reshape_infers_the_hole_symbolically() -> None:

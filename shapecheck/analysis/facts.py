@@ -43,7 +43,9 @@ class ForwardCall:
 
     node: cst.Call = field(repr=False)
     mode_key: str
-    eval_at: cst.CSTNode | None = field(repr=False)  # the .eval() that put it in eval mode, if it is in one
+    eval_at: cst.CSTNode | None = field(
+        repr=False
+    )  # the .eval() that put it in eval mode, if it is in one
     grad_enabled: bool | None
     scope: cst.CSTNode | None = field(repr=False)
 

@@ -11,7 +11,7 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -29,7 +29,7 @@ from shapecheck.analysis.facts import (
 )
 from shapecheck.analysis.imports import bind_import, canonical, dotted
 from shapecheck.analysis.shapes import Dim, literal, named
-from shapecheck.analysis.transfer import Args, as_bool, as_dim, device_of, element_of
+from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
     UNKNOWN,
     Batches,
@@ -58,21 +58,49 @@ MAX_CALL_DEPTH = 12
 # A bound on work per module, so that a pathological file cannot stall a commit hook.
 STATEMENT_BUDGET = 60_000
 
-TORCH_SEEDS = frozenset({
-    "torch.manual_seed", "torch.cuda.manual_seed", "torch.cuda.manual_seed_all",
-    "lightning.seed_everything", "lightning.pytorch.seed_everything",
-    "pytorch_lightning.seed_everything", "lightning.fabric.seed_everything",
-    "lightning_fabric.seed_everything", "transformers.set_seed", "accelerate.utils.set_seed",
-})
-NUMPY_SEEDS = frozenset({"numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"})
-TORCH_RANDOM = frozenset({
-    "torch.randn", "torch.rand", "torch.randint", "torch.randperm", "torch.normal",
-    "torch.bernoulli", "torch.multinomial", "torch.randn_like", "torch.rand_like",
-    "torch.utils.data.random_split",
-})
+TORCH_SEEDS = frozenset(
+    {
+        "torch.manual_seed",
+        "torch.cuda.manual_seed",
+        "torch.cuda.manual_seed_all",
+        "lightning.seed_everything",
+        "lightning.pytorch.seed_everything",
+        "pytorch_lightning.seed_everything",
+        "lightning.fabric.seed_everything",
+        "lightning_fabric.seed_everything",
+        "transformers.set_seed",
+        "accelerate.utils.set_seed",
+    }
+)
+NUMPY_SEEDS = frozenset(
+    {"numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"}
+)
+TORCH_RANDOM = frozenset(
+    {
+        "torch.randn",
+        "torch.rand",
+        "torch.randint",
+        "torch.randperm",
+        "torch.normal",
+        "torch.bernoulli",
+        "torch.multinomial",
+        "torch.randn_like",
+        "torch.rand_like",
+        "torch.utils.data.random_split",
+    }
+)
 MODULE_BASES = ("torch.nn.", "pytorch_lightning.", "lightning.")
-WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel", "Parameter", "ParameterList",
-                      "ParameterDict", "ModuleList", "ModuleDict"})
+WRAPPERS = frozenset(
+    {
+        "DataParallel",
+        "DistributedDataParallel",
+        "Parameter",
+        "ParameterList",
+        "ParameterDict",
+        "ModuleList",
+        "ModuleDict",
+    }
+)
 
 Mode = tuple[str, "cst.CSTNode | None"]  # ("eval" | "train" | "unknown", the .eval() call)
 
@@ -88,11 +116,25 @@ class _Super(Value):
 class Frame:
     """The flow-sensitive state of one function activation (or of the module)."""
 
-    __slots__ = ("env", "outer", "grad", "modes", "scope", "returns", "in_forward", "receiver",
-                 "owner")
+    __slots__ = (
+        "env",
+        "grad",
+        "in_forward",
+        "modes",
+        "outer",
+        "owner",
+        "receiver",
+        "returns",
+        "scope",
+    )
 
-    def __init__(self, outer: Frame | None, scope: cst.CSTNode | None, grad: bool | None,
-                 modes: dict[str, Mode]) -> None:
+    def __init__(
+        self,
+        outer: Frame | None,
+        scope: cst.CSTNode | None,
+        grad: bool | None,
+        modes: dict[str, Mode],
+    ) -> None:
         self.env: dict[str, Value] = {}
         self.outer = outer
         self.grad = grad
@@ -170,15 +212,21 @@ class Interpreter:
                 receiver = self._standalone_instance(fn.owner)
                 if id(fn.node) in self.analyzed:
                     continue
-            self.call_function(fn, Args(node=None, pos=[], has_star=True), self.globals,  # type: ignore[arg-type]
-                               receiver=receiver)
+            self.call_function(
+                fn,
+                Args(node=None, pos=[], has_star=True),
+                self.globals,
+                receiver=receiver,
+            )
         return self.facts
 
     def _standalone_instance(self, cls: ClassValue) -> Instance:
         key = id(cls)
         if key not in self.instances:
             self.instances[key] = self.instantiate(
-                cls, Args(node=None, pos=[], has_star=True), self.globals  # type: ignore[arg-type]
+                cls,
+                Args(node=None, pos=[], has_star=True),
+                self.globals,
             )
         return self.instances[key]
 
@@ -191,7 +239,7 @@ class Interpreter:
             return
         if isinstance(body, cst.IndentedBlock):
             body = body.body
-        for stmt in body:  # type: ignore[union-attr]
+        for stmt in body:
             self.budget -= 1
             if self.budget <= 0:
                 return
@@ -312,7 +360,9 @@ class Interpreter:
                 frame.join_with(merged)
             merged = frame.snapshot()
 
-    def _def(self, node: cst.FunctionDef, frame: Frame, owner: ClassValue | None = None) -> Function:
+    def _def(
+        self, node: cst.FunctionDef, frame: Frame, owner: ClassValue | None = None
+    ) -> Function:
         fn = Function(node=node, closure=frame, owner=owner)
         for decorator in node.decorators:
             value = self.eval(decorator.decorator, frame)
@@ -354,16 +404,19 @@ class Interpreter:
                     self.assign(e.value, UNKNOWN, frame)
                 return
             parts = _unpack(value, len(elements))
-            for element, part in zip(elements, parts):
+            for element, part in zip(elements, parts, strict=True):
                 self.assign(element.value, part, frame)
         elif isinstance(target, cst.Attribute):
             receiver = self.eval(target.value, frame)
             if isinstance(receiver, Instance):
                 receiver.attrs[target.attr.value] = value
-                if (isinstance(value, Layer) or isinstance(value, Instance)) and receiver.device:
+                if isinstance(value, (Layer, Instance)) and receiver.device:
                     _move(value, receiver.device, receiver.moved_at)
-            elif (target.attr.value == "requires_grad" and isinstance(value, Const)
-                  and value.value is False):
+            elif (
+                target.attr.value == "requires_grad"
+                and isinstance(value, Const)
+                and value.value is False
+            ):
                 self.facts.freezes_parameters = True
         elif isinstance(target, cst.Subscript):
             self.eval(target.value, frame)
@@ -435,29 +488,36 @@ class Interpreter:
         if isinstance(base, Batches):
             return base.item
         if isinstance(base, Instance) and base.cls.lookup("__getitem__") is not None:
-            return self.call_method(base, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame,  # type: ignore[arg-type]
-                                    None)
+            return self.call_method(
+                base,
+                "__getitem__",
+                Args(node=None, pos=[UNKNOWN]),
+                frame,
+                None,
+            )
         return UNKNOWN
 
     def _slice_value(self, index: cst.BaseSlice, frame: Frame) -> Value:
         if isinstance(index, cst.Index):
             return self.eval(index.value, frame)
-        for part in (index.lower, index.upper, index.step):  # type: ignore[attr-defined]
+        for part in (index.lower, index.upper, index.step):
             if part is not None:
                 self.eval(part, frame)
         return _SLICE
 
-    def _index_tensor(self, tensor: Tensor, elements: Sequence[cst.SubscriptElement],
-                      frame: Frame) -> Value:
+    def _index_tensor(
+        self, tensor: Tensor, elements: Sequence[cst.SubscriptElement], frame: Frame
+    ) -> Value:
         values = [self._slice_value(el.slice, frame) for el in elements]
         if tensor.shape is None:
             return tensor.derive(None, contiguous=None)
         shape = tensor.shape
-        consuming = sum(1 for el, v in zip(elements, values)
-                        if not _is_none(el.slice) and not _is_ellipsis(el.slice))
+        consuming = sum(
+            1 for el in elements if not _is_none(el.slice) and not _is_ellipsis(el.slice)
+        )
         out: list[Dim] = []
         position = 0
-        for element, value in zip(elements, values):
+        for element, value in zip(elements, values, strict=True):
             if _is_none(element.slice):
                 out.append(literal(1))
             elif _is_ellipsis(element.slice):
@@ -486,7 +546,7 @@ class Interpreter:
     def _string(self, node: cst.SimpleString, frame: Frame) -> Value:
         try:
             return Const(node.evaluated_value)
-        except Exception:  # noqa: BLE001 - odd prefixes or escapes: just unknown
+        except Exception:
             return UNKNOWN
 
     def _sequence(self, node: cst.Tuple | cst.List, frame: Frame) -> Value:
@@ -532,14 +592,23 @@ class Interpreter:
             return _elementwise(left, right)
         if isinstance(left, Int) and isinstance(right, Int):
             return Int(_dim_arithmetic(left.dim, right.dim, op))
-        if isinstance(left, Seq) and isinstance(right, Seq) and isinstance(op, (cst.Add, cst.AddAssign)):
-            if left.items is not None and right.items is not None:
-                return Seq(items=left.items + right.items)
+        if (
+            isinstance(left, Seq)
+            and isinstance(right, Seq)
+            and isinstance(op, (cst.Add, cst.AddAssign))
+            and left.items is not None
+            and right.items is not None
+        ):
+            return Seq(items=left.items + right.items)
         return UNKNOWN
 
     def _unary(self, node: cst.UnaryOperation, frame: Frame) -> Value:
         value = self.eval(node.expression, frame)
-        if isinstance(node.operator, cst.Minus) and isinstance(value, Int) and value.dim.value is not None:
+        if (
+            isinstance(node.operator, cst.Minus)
+            and isinstance(value, Int)
+            and value.dim.value is not None
+        ):
             return Int(literal(-value.dim.value))
         if isinstance(value, Tensor) and not isinstance(node.operator, cst.Not):
             return value
@@ -550,7 +619,7 @@ class Interpreter:
         body, orelse = self.eval(node.body, frame), self.eval(node.orelse, frame)
         devices = [device_of(v) for v in (body, orelse)]
         if all(d is not None for d in devices):
-            cpu = {d.is_cpu for d in devices}  # type: ignore[union-attr]
+            cpu = {d.is_cpu for d in devices}
             return DeviceValue(is_cpu=cpu.pop() if len(cpu) == 1 else None, text="device")
         return join(body, orelse)
 
@@ -559,8 +628,10 @@ class Interpreter:
             if isinstance(child, cst.BaseExpression):
                 self.eval(child, frame)
             elif isinstance(child, (cst.ComparisonTarget, cst.Arg)):
-                self.eval(child.comparator if isinstance(child, cst.ComparisonTarget) else child.value,
-                          frame)
+                self.eval(
+                    child.comparator if isinstance(child, cst.ComparisonTarget) else child.value,
+                    frame,
+                )
         return UNKNOWN
 
     def _named_expr(self, node: cst.NamedExpr, frame: Frame) -> Value:
@@ -578,9 +649,15 @@ class Interpreter:
         if isinstance(func, cst.Attribute):
             receiver = self.eval(func.value, frame)
             if isinstance(receiver, QName):
-                return self.call_value(QName(canonical(f"{receiver.name}.{func.attr.value}")),
-                                       self.eval_args(node, frame), frame, node)
-            return self.call_method(receiver, func.attr.value, self.eval_args(node, frame), frame, node)
+                return self.call_value(
+                    QName(canonical(f"{receiver.name}.{func.attr.value}")),
+                    self.eval_args(node, frame),
+                    frame,
+                    node,
+                )
+            return self.call_method(
+                receiver, func.attr.value, self.eval_args(node, frame), frame, node
+            )
         return self.call_value(self.eval(func, frame), self.eval_args(node, frame), frame, node)
 
     def eval_args(self, node: cst.Call, frame: Frame) -> Args:
@@ -648,7 +725,9 @@ class Interpreter:
                 self._seed(node, "numpy")
         elif name == "random.seed":
             self._seed(node, "random")
-        elif "seed" in name.rsplit(".", 1)[-1].lower() and not name.startswith(("numpy.", "random.")):
+        elif "seed" in name.rsplit(".", 1)[-1].lower() and not name.startswith(
+            ("numpy.", "random.")
+        ):
             self._seed(node, "unknown")
         elif name in TORCH_RANDOM or name.startswith("torch.nn.init."):
             self.facts.torch_randomness.append(node)
@@ -659,22 +738,32 @@ class Interpreter:
             self.facts.torch_randomness.append(node)
 
     def _seed(self, node: cst.Call, library: str) -> None:
-        statement = self.statement if self.statement and _statement_calls(self.statement, node) else None
+        statement = (
+            self.statement if self.statement and _statement_calls(self.statement, node) else None
+        )
         self.facts.seed_calls.append(SeedCall(node=node, library=library, statement=statement))
 
     def _item_of(self, dataset: Instance, frame: Frame) -> Value:
         if dataset.cls.lookup("__getitem__") is None:
             return UNKNOWN
-        return self.call_method(dataset, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame, None)  # type: ignore[arg-type]
+        return self.call_method(dataset, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame, None)
 
-    def call_function(self, fn: Function, args: Args, caller: Frame,
-                      receiver: Value | None = None, in_forward: bool = False) -> Value:
+    def call_function(
+        self,
+        fn: Function,
+        args: Args,
+        caller: Frame,
+        receiver: Value | None = None,
+        in_forward: bool = False,
+    ) -> Value:
         key = id(fn.node)
         self.analyzed.add(key)
         if key in self.active or len(self.active) >= MAX_CALL_DEPTH or self.budget <= 0:
             return UNKNOWN
         grad = False if fn.grad_disabled else caller.grad
-        frame = Frame(outer=fn.closure, scope=fn.node, grad=grad, modes=_modes_for_callee(caller, args))
+        frame = Frame(
+            outer=fn.closure, scope=fn.node, grad=grad, modes=_modes_for_callee(caller, args)
+        )
         frame.in_forward = in_forward or caller.in_forward
         if isinstance(receiver, Instance):
             frame.receiver, frame.owner = receiver, fn.owner
@@ -712,8 +801,10 @@ class Interpreter:
             else:
                 frame.env[name] = Opaque(name)
         if isinstance(params.star_arg, cst.Param):
-            extra = values[len(positional):]
-            frame.env[params.star_arg.name.value] = Seq() if args.has_star else Seq(items=tuple(extra))
+            extra = values[len(positional) :]
+            frame.env[params.star_arg.name.value] = (
+                Seq() if args.has_star else Seq(items=tuple(extra))
+            )
         for param in params.kwonly_params:
             name = param.name.value
             if name in args.kw:
@@ -734,11 +825,14 @@ class Interpreter:
             self.facts.torch_randomness.append(args.node)
         return instance
 
-    def call_method(self, receiver: Value, name: str, args: Args, frame: Frame,
-                    node: cst.Call | None) -> Value:
+    def call_method(
+        self, receiver: Value, name: str, args: Args, frame: Frame, node: cst.Call | None
+    ) -> Value:
         if name == "backward" and node is not None:
             evals = frozenset(k for k, (mode, _) in frame.modes.items() if mode == "eval")
-            self.facts.backward_calls.append(BackwardCall(node=node, scope=frame.scope, eval_keys=evals))
+            self.facts.backward_calls.append(
+                BackwardCall(node=node, scope=frame.scope, eval_keys=evals)
+            )
             return Const(None)
         if isinstance(receiver, Tensor):
             return self._tensor_method(receiver, name, args, node)
@@ -781,8 +875,9 @@ class Interpreter:
             return Const(None)
         return UNKNOWN
 
-    def _module_method(self, module: Instance | Layer, name: str, args: Args, frame: Frame,
-                       node: cst.Call | None) -> Value | None:
+    def _module_method(
+        self, module: Instance | Layer, name: str, args: Args, frame: Frame, node: cst.Call | None
+    ) -> Value | None:
         """nn.Module's own methods: mode switches, device moves, forward."""
         key = f"#{id(module)}"
         mode = _mode_change(name, args, node)
@@ -817,18 +912,29 @@ class Interpreter:
                     ViewCall(node=node, tensor=tensor, target=transfer.target_dims(args.pos))
                 )
         if tensor.numpy and name == "transpose":
-            method = transfer.permute_method if args.pos else (lambda t, a: transfer.tensor_attribute(t, "T"))
+            method = (
+                transfer.permute_method
+                if args.pos
+                else (lambda t, a: transfer.tensor_attribute(t, "T"))
+            )
         elif tensor.numpy and name == "swapaxes":
             method = transfer.transpose_method
         else:
-            method = transfer.TENSOR_METHODS.get(name)  # type: ignore[assignment]
+            method = transfer.TENSOR_METHODS.get(name)
         if method is None:
             return UNKNOWN
-        if tensor.numpy and name == "reshape" and len(args.pos) == 1 and isinstance(args.pos[0], Int):
+        if (
+            tensor.numpy
+            and name == "reshape"
+            and len(args.pos) == 1
+            and isinstance(args.pos[0], Int)
+        ):
             args = Args(node=args.node, pos=args.pos)
         return method(tensor, args)
 
-    def call_model(self, instance: Instance, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+    def call_model(
+        self, instance: Instance, args: Args, frame: Frame, node: cst.Call | None
+    ) -> Value:
         """``net(x)``: record the forward pass, then run ``Net.forward``."""
         if node is not None and not frame.in_forward:
             self._record_forward(f"#{id(instance)}", node, frame)
@@ -837,7 +943,9 @@ class Interpreter:
             return UNKNOWN
         result = self.call_function(method, args, frame, receiver=instance, in_forward=True)
         if node is not None:
-            self.facts.layer_calls.append(LayerCall(node=node, layer=instance, input=args.get(0) or UNKNOWN))
+            self.facts.layer_calls.append(
+                LayerCall(node=node, layer=instance, input=args.get(0) or UNKNOWN)
+            )
         if isinstance(result, (Opaque, Const)) and _is_module_class(instance.cls):
             return Tensor(shape=None, requires_grad=frame.grad, device=None)
         return result
@@ -851,9 +959,13 @@ class Interpreter:
                 hidden = args.get(1, "hx")
                 verdict = None
                 if isinstance(x, Tensor) and x.shape is not None:
-                    verdict = layout.check(x.shape, layer.recurrent, permuted=x.layout_op is not None)
+                    verdict = layout.check(
+                        x.shape, layer.recurrent, permuted=x.layout_op is not None
+                    )
                 self.facts.recurrent_calls.append(
-                    RecurrentCall(node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict)
+                    RecurrentCall(
+                        node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict
+                    )
                 )
             self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
         return layers.apply(layer, args)
@@ -862,7 +974,9 @@ class Interpreter:
         mode = frame.modes.get(key)
         eval_at = mode[1] if mode is not None and mode[0] == "eval" else None
         self.facts.forward_calls.append(
-            ForwardCall(node=node, mode_key=key, eval_at=eval_at, grad_enabled=frame.grad, scope=frame.scope)
+            ForwardCall(
+                node=node, mode_key=key, eval_at=eval_at, grad_enabled=frame.grad, scope=frame.scope
+            )
         )
 
 
@@ -872,7 +986,11 @@ _SLICE = Opaque("<slice>")
 
 
 def _is_none(index: cst.BaseSlice) -> bool:
-    return isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == "None"
+    return (
+        isinstance(index, cst.Index)
+        and isinstance(index.value, cst.Name)
+        and index.value.value == "None"
+    )
 
 
 def _is_ellipsis(index: cst.BaseSlice) -> bool:
@@ -880,7 +998,12 @@ def _is_ellipsis(index: cst.BaseSlice) -> bool:
 
 
 def _is_full_slice(index: cst.BaseSlice) -> bool:
-    return isinstance(index, cst.Slice) and index.lower is None and index.upper is None and index.step is None
+    return (
+        isinstance(index, cst.Slice)
+        and index.lower is None
+        and index.upper is None
+        and index.step is None
+    )
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
@@ -896,8 +1019,10 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
 def _is_module_class(cls: ClassValue) -> bool:
     for klass in cls.mro():
         for base in klass.bases:
-            if isinstance(base, QName) and base.name.startswith(MODULE_BASES) and (
-                base.name.endswith(("Module", "LightningModule"))
+            if (
+                isinstance(base, QName)
+                and base.name.startswith(MODULE_BASES)
+                and (base.name.endswith(("Module", "LightningModule")))
             ):
                 return True
     return False
@@ -938,7 +1063,11 @@ def _elementwise(left: Value, right: Value) -> Value:
     tensors = [v for v in (left, right) if isinstance(v, Tensor)]
     if len(tensors) == 2:
         a, b = tensors
-        shape = shapes.broadcast(a.shape, b.shape) if a.shape is not None and b.shape is not None else None
+        shape = (
+            shapes.broadcast(a.shape, b.shape)
+            if a.shape is not None and b.shape is not None
+            else None
+        )
         return Tensor(
             shape=shape,
             numpy=a.numpy and b.numpy,
@@ -968,7 +1097,9 @@ def _dim_arithmetic(a: Dim, b: Dim, op: cst.CSTNode) -> Dim:
     return shapes.UNKNOWN_DIM
 
 
-def _mode_change(name: str, args: Args, node: cst.Call | None) -> tuple[str, cst.CSTNode | None] | None:
+def _mode_change(
+    name: str, args: Args, node: cst.Call | None
+) -> tuple[str, cst.CSTNode | None] | None:
     if name == "eval" and not args.pos and not args.kw:
         return ("eval", node)
     if name == "train":
@@ -984,12 +1115,15 @@ def _mode_change(name: str, args: Args, node: cst.Call | None) -> tuple[str, cst
 def _modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:
     """Modes a callee can see: models it can reach, not names that merely coincide."""
     passed = {v.text for v in (*args.pos, *args.kw.values()) if isinstance(v, Opaque) and v.text}
-    return {k: m for k, m in caller.modes.items()
-            if k.startswith(("#", "self.")) or k in passed}
+    return {k: m for k, m in caller.modes.items() if k.startswith(("#", "self.")) or k in passed}
 
 
-def _move(module: Instance | Layer, where: DeviceValue, node: cst.CSTNode | None,
-          seen: set[int] | None = None) -> None:
+def _move(
+    module: Instance | Layer,
+    where: DeviceValue,
+    node: cst.CSTNode | None,
+    seen: set[int] | None = None,
+) -> None:
     seen = set() if seen is None else seen
     if id(module) in seen:  # modules may refer to each other
         return
@@ -1003,8 +1137,10 @@ def _move(module: Instance | Layer, where: DeviceValue, node: cst.CSTNode | None
 
 def _statement_calls(statement: cst.SimpleStatementLine, node: cst.Call) -> bool:
     """Whether the statement is the seed call itself, so a fix can go right after it."""
-    return len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and (
-        statement.body[0].value is node
+    return (
+        len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and (statement.body[0].value is node)
     )
 
 

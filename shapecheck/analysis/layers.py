@@ -28,21 +28,60 @@ RECURRENT = frozenset({"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"})
 
 # Positional parameter order of each constructor. RNN takes `nonlinearity` fourth.
 _POSITIONAL = {
-    "LSTM": ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-             "bidirectional", "proj_size"),
-    "GRU": ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-            "bidirectional"),
-    "RNN": ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
-            "dropout", "bidirectional"),
+    "LSTM": (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "proj_size",
+    ),
+    "GRU": (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+    ),
+    "RNN": (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "nonlinearity",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+    ),
     "LSTMCell": ("input_size", "hidden_size", "bias"),
     "GRUCell": ("input_size", "hidden_size", "bias"),
     "RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
 }
 
-_PARAMETERLESS = frozenset({
-    "Dropout", "Dropout1d", "Dropout2d", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
-    "GELU", "LeakyReLU", "ELU", "SELU", "Identity", "Flatten", "Unflatten", "Softplus",
-})
+_PARAMETERLESS = frozenset(
+    {
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "ReLU",
+        "Tanh",
+        "Sigmoid",
+        "Softmax",
+        "LogSoftmax",
+        "GELU",
+        "LeakyReLU",
+        "ELU",
+        "SELU",
+        "Identity",
+        "Flatten",
+        "Unflatten",
+        "Softplus",
+    }
+)
 _SAME_SHAPE = _PARAMETERLESS - {"Flatten", "Unflatten"} | {"LayerNorm", "BatchNorm1d"}
 
 
@@ -133,18 +172,30 @@ def _state_dims(config: RecurrentConfig, batch: Dim, size: Dim | None) -> tuple[
     layers_dim = shapes.product([config.num_layers or shapes.UNKNOWN_DIM, literal(directions)])
     if config.bidirectional is None:
         layers_dim = shapes.UNKNOWN_DIM
-    return (layers_dim.with_role(Role.LAYERS), batch, (size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE))
+    return (
+        layers_dim.with_role(Role.LAYERS),
+        batch,
+        (size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE),
+    )
 
 
 def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> Value:
     grad = args.grad
     feature = output_size(config).with_role(Role.FEATURE)
-    base = Tensor(shape=None, requires_grad=grad, device=x.device if x else None,
-                  from_recurrent=True, origin=None)
+    base = Tensor(
+        shape=None,
+        requires_grad=grad,
+        device=x.device if x else None,
+        from_recurrent=True,
+        origin=None,
+    )
     if config.is_cell:
         shape = None
         if x is not None and x.shape is not None and len(x.shape) in (1, 2):
-            shape = (*x.shape[:-1], (config.hidden_size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE))
+            shape = (
+                *x.shape[:-1],
+                (config.hidden_size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE),
+            )
         h = replace(base, shape=shape)
         return Seq(items=(h, h)) if config.kind == "LSTMCell" else h
     out_shape = h_shape = c_shape = None
@@ -152,7 +203,12 @@ def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> V
         out_shape = (x.shape[0], feature)
         h_shape = _state_dims(config, literal(1), _per_direction(config))[::2]
         c_shape = _state_dims(config, literal(1), config.hidden_size)[::2]
-    elif x is not None and x.shape is not None and len(x.shape) == 3 and config.batch_first is not None:
+    elif (
+        x is not None
+        and x.shape is not None
+        and len(x.shape) == 3
+        and config.batch_first is not None
+    ):
         verdict = layout.check(x.shape, config, permuted=x.layout_op is not None)
         if verdict is None or verdict.problem is not layout.Problem.FEATURE_MISPLACED:
             b = 0 if config.batch_first else 1

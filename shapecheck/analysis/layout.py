@@ -47,7 +47,9 @@ def _is_feature(dim: Dim, input_size: Dim | None) -> bool:
     return dim.same_size(input_size) is True
 
 
-def locate_roles(shape: Shape, input_size: Dim | None, *, guess_batch: bool = False) -> dict[Role, int]:
+def locate_roles(
+    shape: Shape, input_size: Dim | None, *, guess_batch: bool = False
+) -> dict[Role, int]:
     """Positions of batch, time and feature in a 3-d shape, as far as they are known.
 
     ``guess_batch`` also takes a lone literal 1 beside a feature and a symbolic length
@@ -90,24 +92,32 @@ def check(shape: Shape, config: RecurrentConfig, *, permuted: bool = False) -> L
     feature = positions.get(Role.FEATURE)
     if feature is not None and feature != 2:
         problem = Problem.FEATURE_MISPLACED
-    elif feature == 2 and Role.BATCH in positions and Role.TIME in positions:
-        if positions[Role.BATCH] != expected.index(Role.BATCH):
-            problem = Problem.BATCH_TIME_SWAPPED
+    elif (
+        feature == 2
+        and Role.BATCH in positions
+        and Role.TIME in positions
+        and positions[Role.BATCH] != expected.index(Role.BATCH)
+    ):
+        problem = Problem.BATCH_TIME_SWAPPED
     return LayoutVerdict(expected=expected, positions=positions, problem=problem)
 
 
-def reorder_for(before: Shape, config: RecurrentConfig, batch_first: bool) -> tuple[int, ...] | None:
+def reorder_for(
+    before: Shape, config: RecurrentConfig, batch_first: bool
+) -> tuple[int, ...] | None:
     """The ``permute`` order that turns ``before`` into the layer's expected layout."""
     positions = locate_roles(before, config.input_size, guess_batch=True)
     order = [positions.get(role) for role in expected_roles(batch_first)]
     if None in order:
         return None
-    return tuple(order)  # type: ignore[arg-type]
+    return tuple(order)
 
 
 def describe_expected(config: RecurrentConfig, batch_first: bool | None = None) -> str:
     """``(seq, batch, input_size=vocab_size)`` for the layer's layout."""
     layout = config.batch_first if batch_first is None else batch_first
-    feature = "input_size" if config.input_size is None else f"input_size={config.input_size.label()}"
+    feature = (
+        "input_size" if config.input_size is None else f"input_size={config.input_size.label()}"
+    )
     names = {Role.TIME: "seq", Role.BATCH: "batch", Role.FEATURE: feature}
     return "(" + ", ".join(names[r] for r in expected_roles(bool(layout))) + ")"

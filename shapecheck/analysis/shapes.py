@@ -104,7 +104,7 @@ def permute(shape: Shape, order: Sequence[int]) -> Shape | None:
     axes = [normalize_axis(a, rank) for a in order]
     if len(axes) != rank or None in axes or len(set(axes)) != rank:
         return None
-    return tuple(shape[a] for a in axes)  # type: ignore[index]
+    return tuple(shape[a] for a in axes)
 
 
 def transpose_order(rank: int, a: int, b: int) -> tuple[int, ...] | None:
@@ -180,9 +180,9 @@ def _infer_hole(shape: Shape, given: Sequence[Dim]) -> Dim:
     known = [_factors(d) for d in given]
     if any(f is None for f in remaining) or any(f is None for f in known):
         return UNKNOWN_DIM
-    pool = [f for fs in remaining for f in fs]  # type: ignore[union-attr]
+    pool = [f for fs in remaining for f in fs]
     for fs in known:
-        for f in fs:  # type: ignore[union-attr]
+        for f in fs:
             if f in pool:
                 pool.remove(f)
             else:
@@ -202,7 +202,7 @@ def _infer_hole(shape: Shape, given: Sequence[Dim]) -> Dim:
 
 def _divide_literals(shape: Shape, given: Sequence[Dim]) -> Dim:
     if all(d.value is not None for d in (*shape, *given)):
-        total, part = _prod(d.value for d in shape), _prod(d.value for d in given)  # type: ignore[misc]
+        total, part = _prod(d.value for d in shape), _prod(d.value for d in given)
         if part and total % part == 0:
             return literal(total // part)
     return UNKNOWN_DIM
@@ -236,12 +236,15 @@ def join_dims(a: Dim, b: Dim) -> Dim:
     if a == b:
         return a
     if a.same_size(b):
-        return Dim(name=a.name if a.name == b.name else None, value=a.value,
-                   role=a.role if a.role is b.role else None)
+        return Dim(
+            name=a.name if a.name == b.name else None,
+            value=a.value,
+            role=a.role if a.role is b.role else None,
+        )
     return UNKNOWN_DIM
 
 
 def join_shapes(a: Shape | None, b: Shape | None) -> Shape | None:
     if a is None or b is None or len(a) != len(b):
         return None
-    return tuple(join_dims(x, y) for x, y in zip(a, b))
+    return tuple(join_dims(x, y) for x, y in zip(a, b, strict=True))

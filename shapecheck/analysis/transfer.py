@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
+
 from shapecheck.analysis import shapes
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
 from shapecheck.analysis.values import (
@@ -91,11 +92,13 @@ def size_list(values: list[Value]) -> list[Value]:
 
 def shape_of_sizes(values: list[Value]) -> Shape | None:
     # An unknown size still leaves the rank known.
-    dims = [as_dim(v) or (shapes.UNKNOWN_DIM if isinstance(v, Opaque) else None)
-            for v in size_list(values)]
+    dims = [
+        as_dim(v) or (shapes.UNKNOWN_DIM if isinstance(v, Opaque) else None)
+        for v in size_list(values)
+    ]
     if any(d is None for d in dims):
         return None
-    return tuple(dims)  # type: ignore[arg-type]
+    return tuple(dims)
 
 
 def target_dims(values: list[Value]) -> list[Dim | None] | None:
@@ -148,7 +151,9 @@ def _new_tensor(args: Args, shape: Shape | None, *, numpy: bool = False) -> Tens
     if not numpy:
         where = device_of(args.get(None, "device"))
         if where is not None:
-            device = Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
+            device = (
+                Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
+            )
     grad = as_bool(args.get(None, "requires_grad")) or False
     return Tensor(shape=shape, numpy=numpy, requires_grad=grad, device=device, origin=args.node)
 
@@ -176,8 +181,11 @@ def _from_data(numpy: bool) -> Callable[[Args], Value]:
             return _new_tensor(args, shape_of_sizes(args.pos))
         made = _new_tensor(args, shape_of_data(data), numpy=numpy)
         if source is not None:
-            return replace(made, device=source.device if not numpy else Device.CPU,
-                           requires_grad=False if not numpy else source.requires_grad)
+            return replace(
+                made,
+                device=source.device if not numpy else Device.CPU,
+                requires_grad=False if not numpy else source.requires_grad,
+            )
         return made
 
     return build
@@ -234,7 +242,7 @@ def permute_method(t: Tensor, args: Args) -> Value:
     order = [as_int(v) for v in size_list(args.pos)] if not args.has_star else [None]
     if "dims" in args.kw:
         order = [as_int(v) for v in size_list([args.kw["dims"]])]
-    return _layout(t, args, "permute", None if None in order else tuple(order))  # type: ignore[arg-type]
+    return _layout(t, args, "permute", None if None in order else tuple(order))
 
 
 def transpose_method(t: Tensor, args: Args) -> Value:
@@ -262,7 +270,7 @@ def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
 
 
 def _plain(target: list[Dim | None]) -> Shape | None:
-    return None if None in target else tuple(target)  # type: ignore[arg-type]
+    return None if None in target else tuple(target)
 
 
 def unsqueeze_method(t: Tensor, args: Args) -> Value:
@@ -351,7 +359,9 @@ def to_method(t: Tensor, args: Args) -> Value:
         if target is not None and not is_dtype(target):
             return replace(t, device=None)  # .to(other_tensor), .to(unknown)
         return t
-    return replace(t, device=Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED))
+    return replace(
+        t, device=Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
+    )
 
 
 def cuda_method(t: Tensor, args: Args) -> Value:
@@ -418,22 +428,50 @@ TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
 
 # Same shape out as in: casts, activations, in-place fills, dropout.
 for _name in (
-    "float", "double", "half", "bfloat16", "long", "int", "bool", "abs", "exp",
-    "log", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "pow", "sqrt", "neg",
-    "add", "sub", "mul", "div", "clamp", "fill_", "zero_", "normal_", "uniform_",
-    "masked_fill", "pin_memory", "astype",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "long",
+    "int",
+    "bool",
+    "abs",
+    "exp",
+    "log",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "pow",
+    "sqrt",
+    "neg",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "clamp",
+    "fill_",
+    "zero_",
+    "normal_",
+    "uniform_",
+    "masked_fill",
+    "pin_memory",
+    "astype",
 ):
     TENSOR_METHODS[_name] = fresh
 
 
 def tensor_attribute(t: Tensor, name: str) -> Value:
     if name == "shape":
-        return size_method(t, Args(node=None, pos=[]))  # type: ignore[arg-type]
+        return size_method(t, Args(node=None, pos=[]))
     if name == "T":
         if t.shape is None:
             return t.derive(None)
         order = tuple(reversed(range(len(t.shape))))
-        return t.derive(shapes.permute(t.shape, order), contiguous=len(t.shape) < 2 and t.contiguous)
+        return t.derive(
+            shapes.permute(t.shape, order), contiguous=len(t.shape) < 2 and t.contiguous
+        )
     if name == "data":
         return replace(t, requires_grad=False)
     if name in ("ndim",):
@@ -446,14 +484,31 @@ def tensor_attribute(t: Tensor, name: str) -> Value:
 # ---------------------------------------------------------------- devices and dtypes
 
 _DTYPES = {
-    "float", "float32", "float64", "double", "half", "float16", "bfloat16", "long", "int",
-    "int64", "int32", "int16", "int8", "uint8", "bool", "complex64", "complex128",
+    "float",
+    "float32",
+    "float64",
+    "double",
+    "half",
+    "float16",
+    "bfloat16",
+    "long",
+    "int",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "bool",
+    "complex64",
+    "complex128",
 }
 
 
 def is_dtype(value: Value) -> bool:
-    return isinstance(value, QName) and value.name.startswith("torch.") and (
-        value.name.removeprefix("torch.") in _DTYPES
+    return (
+        isinstance(value, QName)
+        and value.name.startswith("torch.")
+        and (value.name.removeprefix("torch.") in _DTYPES)
     )
 
 
@@ -491,8 +546,17 @@ def _on_first(method: Callable[[Tensor, Args], Value], skip: int = 1) -> Callabl
         t = tensor_of(args.get(0, "input"))
         if t is None:
             return UNKNOWN
-        return method(t, Args(node=args.node, pos=args.pos[skip:], kw=args.kw,
-                              has_star=args.has_star, grad=args.grad, functional=True))
+        return method(
+            t,
+            Args(
+                node=args.node,
+                pos=args.pos[skip:],
+                kw=args.kw,
+                has_star=args.has_star,
+                grad=args.grad,
+                functional=True,
+            ),
+        )
 
     return call
 
@@ -504,17 +568,25 @@ def _cat(args: Args) -> Value:
         return Tensor(shape=None, origin=args.node)
     parts = [tensor_of(v) for v in seq.items]
     if not parts or any(p is None or p.shape is None for p in parts):
-        return Tensor(shape=None, origin=args.node, requires_grad=any_requires_grad(list(seq.items)))
-    first = parts[0].shape  # type: ignore[union-attr]
+        return Tensor(
+            shape=None, origin=args.node, requires_grad=any_requires_grad(list(seq.items))
+        )
+    first = parts[0].shape
     pos = shapes.normalize_axis(axis, len(first))
-    if pos is None or any(len(p.shape) != len(first) for p in parts):  # type: ignore[union-attr]
+    if pos is None or any(len(p.shape) != len(first) for p in parts):
         return Tensor(shape=None, origin=args.node)
     total = shapes.UNKNOWN_DIM
-    if all(p.shape[pos].value is not None for p in parts):  # type: ignore[union-attr]
-        total = literal(sum(p.shape[pos].value for p in parts))  # type: ignore[union-attr,misc]
+    if all(p.shape[pos].value is not None for p in parts):
+        total = literal(sum(p.shape[pos].value for p in parts))
     shape = (*first[:pos], total, *first[pos + 1 :])
-    return replace(parts[0], shape=shape, layout_op=None, contiguous=True, origin=args.node,  # type: ignore[arg-type]
-                   requires_grad=any_requires_grad(list(seq.items)))
+    return replace(
+        parts[0],
+        shape=shape,
+        layout_op=None,
+        contiguous=True,
+        origin=args.node,
+        requires_grad=any_requires_grad(list(seq.items)),
+    )
 
 
 def _stack(args: Args) -> Value:
@@ -563,7 +635,9 @@ def _one_hot(args: Args) -> Value:
     classes = as_dim(args.get(1, "num_classes"))
     if t is None or t.shape is None or classes is None or classes.value == -1:
         return Tensor(shape=None, origin=args.node)
-    return t.derive((*t.shape, classes.with_role(Role.FEATURE)), contiguous=True, requires_grad=False)
+    return t.derive(
+        (*t.shape, classes.with_role(Role.FEATURE)), contiguous=True, requires_grad=False
+    )
 
 
 def _pad_sequence(args: Args) -> Value:
@@ -582,7 +656,9 @@ def _pad_sequence(args: Args) -> Value:
 
 def loss(args: Args) -> Value:
     reduction = args.kw.get("reduction")
-    shape: Shape | None = () if reduction is None or reduction == Const("mean") or reduction == Const("sum") else None
+    shape: Shape | None = (
+        () if reduction is None or reduction == Const("mean") or reduction == Const("sum") else None
+    )
     grad = any_requires_grad(args.pos[:2]) if args.grad is not False else False
     return Tensor(shape=shape, requires_grad=grad, origin=args.node)
 
@@ -633,7 +709,7 @@ def data_loader(args: Args, dataset: Value) -> Value:
 def _len(args: Args) -> Value:
     target = args.get(0)
     if isinstance(target, Seq) and target.size() is not None:
-        return Int(target.size())  # type: ignore[arg-type]
+        return Int(target.size())
     if isinstance(target, Tensor) and target.shape:
         return Int(target.shape[0])
     if isinstance(target, Opaque) and target.text:
@@ -776,7 +852,7 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "numpy.transpose": _np_transpose,
     "numpy.reshape": _np_reshape,
     "numpy.expand_dims": _expand_dims,
-    "numpy.eye": lambda a: replace(_eye(a), numpy=True),  # type: ignore[arg-type]
+    "numpy.eye": lambda a: replace(_eye(a), numpy=True),
     # builtins
     "builtins.len": _len,
     "builtins.range": _range,

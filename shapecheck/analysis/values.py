@@ -90,7 +90,9 @@ class Tensor(Value):
     device: Device | None = Device.CPU
     contiguous: bool | None = True
     layout_op: LayoutOp | None = None
-    origin: cst.CSTNode | None = field(default=None, repr=False)  # the call that created it, for device fixes
+    origin: cst.CSTNode | None = field(
+        default=None, repr=False
+    )  # the call that created it, for device fixes
     from_recurrent: bool = False
 
     def derive(self, shape: Shape | None, **changes: object) -> Tensor:
@@ -236,7 +238,7 @@ def join(a: Value, b: Value) -> Value:
         return a if a.dim.same_size(b.dim) else Int(Dim())
     if isinstance(a, Seq) and isinstance(b, Seq):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
-            return Seq(items=tuple(join(x, y) for x, y in zip(a.items, b.items)))
+            return Seq(items=tuple(join(x, y) for x, y in zip(a.items, b.items, strict=True)))
         return Seq(elem=join(a.element(), b.element()))
     return UNKNOWN
 

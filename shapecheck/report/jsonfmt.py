@@ -24,12 +24,17 @@ def as_dict(finding: Finding) -> dict[str, Any]:
         "end_location": _location(finding.end_location),
         "severity": finding.severity.value,
         "help": finding.help,
-        "fix": None if fix is None else {
+        "fix": None
+        if fix is None
+        else {
             "message": fix.message,
             "applicability": fix.applicability.value,
             "edits": [
-                {"content": e.content, "location": _location(e.location),
-                 "end_location": _location(e.end_location)}
+                {
+                    "content": e.content,
+                    "location": _location(e.location),
+                    "end_location": _location(e.end_location),
+                }
                 for e in fix.edits
             ],
         },
