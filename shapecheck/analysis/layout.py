@@ -57,7 +57,11 @@ def locate_roles(
     """
     found: dict[Role, int] = {}
     features = [i for i, d in enumerate(shape) if _is_feature(d, input_size)]
-    if len(shape) - 1 in features:
+    last = shape[-1] if shape else None
+    if last is not None and input_size is not None and last.same_size(input_size) is True:
+        # Even a literal 1 counts here: torch requires the features last, and they are.
+        found[Role.FEATURE] = len(shape) - 1
+    elif len(shape) - 1 in features:
         found[Role.FEATURE] = len(shape) - 1
     elif len(features) == 1:
         found[Role.FEATURE] = features[0]

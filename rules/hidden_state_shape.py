@@ -1,0 +1,184 @@
+"""SHP106: an initial hidden state (h0 or c0) in the wrong layout or size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from shapecheck import describe
+from shapecheck.analysis import shapes
+from shapecheck.analysis.facts import RecurrentCall
+from shapecheck.analysis.shapes import Dim, Role, Shape, literal
+from shapecheck.analysis.values import RecurrentConfig, Seq, Tensor
+from shapecheck.finding import Applicability, Severity
+from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+# Constructors whose first three positional arguments are the state's three sizes.
+_SIZED = frozenset({"zeros", "ones", "empty", "randn", "rand"})
+
+
+class HiddenStateShape(Rule):
+    code = "SHP106"
+    name = "hidden-state-shape"
+    severity = Severity.ERROR
+    summary = "h0 or c0 is not (num_layers * directions, batch, hidden_size)"
+    doc = """
+## What it does
+Checks the initial states passed to `nn.LSTM`, `nn.GRU` and `nn.RNN`
+(`lstm(x, (h0, c0))`, `gru(x, h0)`) against what the layer expects:
+`(num_layers * num_directions, batch, hidden_size)`, with `proj_size` in place of
+`hidden_size` for an LSTM's `h0`. It reports a state whose batch dimension comes
+first, and layer counts or sizes that provably differ.
+
+## Why is this wrong?
+`batch_first=True` changes the input and output layouts only, never the states: they
+stay batch-second. A `(batch, num_layers, hidden)` state raises at the first forward
+pass, or, when the sizes happen to agree, mixes up the sequences' memories. A
+bidirectional layer needs twice as many layers in its states.
+
+## Example
+```python
+lstm = nn.LSTM(10, 64, num_layers=2, batch_first=True)
+h0 = torch.zeros(batch_size, 2, 64)
+out, _ = lstm(x, (h0, h0))
+```
+
+## Fix
+```python
+h0 = torch.zeros(2, batch_size, 64)
+```
+
+## Fix safety
+Unsafe: reordering the sizes changes which state each sequence starts from.
+"""
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        seen: set[int] = set()
+        for call in ctx.facts.recurrent_calls:
+            config = call.layer.recurrent
+            if config is None or config.is_cell or call.hidden is None:
+                continue
+            for label, state, size in _states(call, config):
+                site = (
+                    state.origin if isinstance(state.origin, cst.Call) else call.node.args[1].value
+                )
+                if id(site) in seen or state.shape is None or len(state.shape) != 3:
+                    continue
+                report = self._check_state(ctx, call, config, label, state.shape, size, site)
+                if report is not None:
+                    seen.add(id(site))
+                    yield report
+
+    def _check_state(
+        self,
+        ctx: RuleContext,
+        call: RecurrentCall,
+        config: RecurrentConfig,
+        label: str,
+        shape: Shape,
+        size: Dim | None,
+        site: cst.CSTNode,
+    ) -> Report | None:
+        layers = _layers(config)
+        batch = _input_batch(call, config)
+        expected = (
+            f"({_label(layers, 'num_layers*directions')}, {_label(batch, 'batch')}, "
+            f"{_label(size, 'hidden_size')})"
+        )
+        where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
+        fix = None
+        if _batch_first(shape, batch, layers):
+            problem = "puts the batch first, but states stay batch-second even with batch_first"
+            fix = _swap_first_two(ctx, site)
+        elif _differ(shape[0], layers):
+            problem = (
+                f"holds states for {shape[0].label()} layers, but the layer needs "
+                f"{layers.label()} (num_layers * directions)"
+            )
+        elif _differ(shape[2], size):
+            problem = f"has {shape[2].label()} features, but the layer's states have {size.label()}"
+        else:
+            return None
+        message = (
+            f"{label} has shape {shapes.format_shape(shape)} and {problem}; "
+            f"{where} expects {expected}"
+        )
+        return Report(
+            node=site,
+            message=message,
+            help=f"Make {label} {expected}",
+            fix=fix,
+            evidence={
+                "state": label,
+                "shape": describe.shape_json(shape),
+                "layer": describe.config_json(config),
+                "layer_call": {"line": ctx.line(call.node)},
+            },
+        )
+
+
+def _states(call: RecurrentCall, config: RecurrentConfig) -> list[tuple[str, Tensor, Dim | None]]:
+    hidden = call.hidden
+    h_size = config.hidden_size
+    if config.proj_size is not None and config.proj_size.value not in (0, None):
+        h_size = config.proj_size
+    if config.kind == "LSTM":
+        if isinstance(hidden, Seq) and hidden.items is not None and len(hidden.items) == 2:
+            pairs = zip(("h0", "c0"), hidden.items, (h_size, config.hidden_size), strict=True)
+            return [(n, t, s) for n, t, s in pairs if isinstance(t, Tensor)]
+        return []
+    return [("h0", hidden, h_size)] if isinstance(hidden, Tensor) else []
+
+
+def _layers(config: RecurrentConfig) -> Dim | None:
+    if config.num_layers is None or config.bidirectional is None:
+        return None
+    return shapes.product([config.num_layers, literal(2 if config.bidirectional else 1)])
+
+
+def _input_batch(call: RecurrentCall, config: RecurrentConfig) -> Dim | None:
+    x = call.input
+    if not isinstance(x, Tensor) or x.shape is None or len(x.shape) != 3:
+        return None
+    if call.verdict is not None and call.verdict.problem is not None:
+        return None  # the input itself is scrambled; a layout rule reports it
+    if config.batch_first is None:
+        return None
+    return x.shape[0 if config.batch_first else 1]
+
+
+def _batch_first(shape: Shape, batch: Dim | None, layers: Dim | None) -> bool:
+    first, second = shape[0], shape[1]
+    if first.role is Role.BATCH and second.role is not Role.BATCH:
+        return layers is None or first.same_size(layers) is not True
+    if batch is None or not batch.known:
+        return False
+    return (
+        first.same_size(batch) is True
+        and second.same_size(batch) is not True
+        and (layers is None or first.same_size(layers) is not True)
+    )
+
+
+def _differ(actual: Dim, expected: Dim | None) -> bool:
+    return expected is not None and actual.same_size(expected) is False
+
+
+def _label(dim: Dim | None, name: str) -> str:
+    return name if dim is None else f"{name}={dim.label()}"
+
+
+def _swap_first_two(ctx: RuleContext, site: cst.CSTNode) -> FixSpec | None:
+    """``torch.zeros(b, l, h)`` → ``torch.zeros(l, b, h)``, when the call is that plain."""
+    if not isinstance(site, cst.Call) or not isinstance(site.func, cst.Attribute):
+        return None
+    args = list(site.args)
+    positional = [a for a in args if a.keyword is None and not a.star]
+    if site.func.attr.value not in _SIZED or len(positional) != 3 or args[:3] != positional:
+        return None
+    first, second = args[0], args[1]
+    args[0] = second.with_changes(comma=first.comma)
+    args[1] = first.with_changes(comma=second.comma)
+    edit = NodeEdit(site, ctx.code(site.with_changes(args=args)))
+    return FixSpec("Swap the first two sizes", Applicability.UNSAFE, (edit,))
