@@ -873,6 +873,8 @@ class Interpreter:
                 self._seed(node, "unknown")
         if isinstance(receiver, Seq) and name in ("append", "extend", "insert"):
             return Const(None)
+        if isinstance(receiver, Opaque) and name in ("view", "reshape"):
+            return _reshaped_unknown(args)
         return UNKNOWN
 
     def _module_method(
@@ -1110,6 +1112,21 @@ def _mode_change(
             return ("eval", node)
         return ("unknown", None)
     return None
+
+
+def _reshaped_unknown(args: Args) -> Value:
+    """``x.view(-1, seq_len, n_features)`` on a value of unknown origin: the shape is
+    the request, whatever ``x`` was. Only explicit sizes count, never one opaque
+    ``shape`` argument; grad and device stay unknown so no other rule leans on it."""
+    if args.has_star or args.kw or len(args.pos) < 2:
+        return UNKNOWN
+    if not all(isinstance(v, Int) or (isinstance(v, Opaque) and v.text) for v in args.pos):
+        return UNKNOWN
+    target = transfer.target_dims(args.pos)
+    if target is None or target.count(None) > 1:
+        return UNKNOWN
+    shape = tuple(d if d is not None else shapes.UNKNOWN_DIM for d in target)
+    return Tensor(shape=shape, requires_grad=None, device=None, contiguous=None)
 
 
 def _modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:

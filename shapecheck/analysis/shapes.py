@@ -71,11 +71,12 @@ def format_shape(shape: Shape) -> str:
 
 
 # Names that say what a size is. Only the last identifier counts, so
-# ``self.batch_size`` and ``args.seq_len`` qualify; ``n`` or ``T`` never do.
-_BATCH_NAME = re.compile(r"(batch(_?size|_?sz)?|bsz|n_?batch(es)?|mini_?batch(_?size)?)")
+# ``self.batch_size`` and ``args.seq_len`` qualify; ``n`` or ``T`` never do, and neither
+# does ``num_batches``, which counts batches rather than sizing one.
+_BATCH_NAME = re.compile(r"([a-z0-9]+_)?(batch(_?size|_?sz)?|bsz|bs|mini_?batch(_?size)?)")
 _TIME_NAME = re.compile(
-    r"(seq(uence)?_?len(gth)?|max_?len(gth)?|time_?steps?|n_?steps|num_?steps|"
-    r"n_?timesteps|num_?timesteps|window(_?size)?|look_?back|bptt(_?len)?)"
+    r"([a-z0-9]+_)?(seq(uence)?_?(len(gth)?|dim)|max_?len(gth)?|time_?steps?|n_?steps|"
+    r"num_?steps|n_?timesteps|num_?timesteps|window(_?size)?|look_?back|bptt(_?len)?)"
 )
 
 

@@ -170,7 +170,13 @@ def _np_from_shape(args: Args) -> Value:
     return _new_tensor(args, shape_of_sizes([shape]) if shape is not None else None, numpy=True)
 
 
-def _from_data(numpy: bool) -> Callable[[Args], Value]:
+def _from_data(numpy: bool, keeps_device: bool = True) -> Callable[[Args], Value]:
+    """``torch.tensor(data)``, ``np.array(data)`` and friends.
+
+    ``keeps_device``: a tensor argument's device carries over (``torch.tensor``,
+    ``as_tensor``); numpy results and ``torch.from_numpy`` are always on the CPU.
+    """
+
     def build(args: Args) -> Value:
         data = args.get(0, "data")
         if data is None:
@@ -180,13 +186,9 @@ def _from_data(numpy: bool) -> Callable[[Args], Value]:
         if not numpy and isinstance(data, Int) and all(isinstance(a, Int) for a in args.pos):
             return _new_tensor(args, shape_of_sizes(args.pos))
         made = _new_tensor(args, shape_of_data(data), numpy=numpy)
-        if source is not None:
-            return replace(
-                made,
-                device=source.device if not numpy else Device.CPU,
-                requires_grad=False if not numpy else source.requires_grad,
-            )
-        return made
+        if source is None or numpy or not keeps_device or "device" in args.kw:
+            return made
+        return replace(made, device=source.device)
 
     return build
 
@@ -799,7 +801,7 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.FloatTensor": _from_data(numpy=False),
     "torch.LongTensor": _from_data(numpy=False),
     "torch.as_tensor": _from_data(numpy=False),
-    "torch.from_numpy": _from_data(numpy=False),
+    "torch.from_numpy": _from_data(numpy=False, keeps_device=False),
     "torch.eye": _eye,
     "torch.device": _torch_device,
     # torch shape operations
