@@ -146,14 +146,17 @@ def any_requires_grad(values: list[Value]) -> bool | None:
 # ---------------------------------------------------------------- constructors
 
 
+def placement(where: DeviceValue | None) -> Device | None:
+    """Where a tensor sent to ``where`` lands; None when that cannot be known."""
+    if where is None or where.is_cpu is None:
+        return None
+    return Device.CPU if where.is_cpu else Device.MOVED
+
+
 def _new_tensor(args: Args, shape: Shape | None, *, numpy: bool = False) -> Tensor:
     device: Device | None = Device.CPU
-    if not numpy:
-        where = device_of(args.get(None, "device"))
-        if where is not None:
-            device = (
-                Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
-            )
+    if not numpy and ("device" in args.kw or args.has_star):
+        device = placement(device_of(args.kw.get("device")))
     grad = as_bool(args.get(None, "requires_grad")) or False
     return Tensor(shape=shape, numpy=numpy, requires_grad=grad, device=device, origin=args.node)
 
@@ -361,9 +364,7 @@ def to_method(t: Tensor, args: Args) -> Value:
         if target is not None and not is_dtype(target):
             return replace(t, device=None)  # .to(other_tensor), .to(unknown)
         return t
-    return replace(
-        t, device=Device.CPU if where.is_cpu else (None if where.is_cpu is None else Device.MOVED)
-    )
+    return replace(t, device=placement(where))
 
 
 def cuda_method(t: Tensor, args: Args) -> Value:
@@ -563,48 +564,53 @@ def _on_first(method: Callable[[Tensor, Args], Value], skip: int = 1) -> Callabl
     return call
 
 
+def _combined(values: list[Value], shape: Shape | None, node: cst.Call) -> Tensor:
+    """What cat and stack make of their inputs: one device only if all share it."""
+    parts = [v for v in values if isinstance(v, Tensor)]
+    complete = bool(parts) and len(parts) == len(values)
+    devices = {p.device for p in parts}
+    return Tensor(
+        shape=shape,
+        numpy=complete and all(p.numpy for p in parts),
+        requires_grad=any_requires_grad(values),
+        device=devices.pop() if complete and len(devices) == 1 else None,
+        origin=node,
+    )
+
+
 def _cat(args: Args) -> Value:
     seq = args.get(0, "tensors")
     axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
-    if not isinstance(seq, Seq) or seq.items is None or axis is None:
-        return Tensor(shape=None, origin=args.node)
-    parts = [tensor_of(v) for v in seq.items]
-    if not parts or any(p is None or p.shape is None for p in parts):
-        return Tensor(
-            shape=None, origin=args.node, requires_grad=any_requires_grad(list(seq.items))
-        )
-    first = parts[0].shape
-    pos = shapes.normalize_axis(axis, len(first))
-    if pos is None or any(len(p.shape) != len(first) for p in parts):
-        return Tensor(shape=None, origin=args.node)
-    total = shapes.UNKNOWN_DIM
-    if all(p.shape[pos].value is not None for p in parts):
-        total = literal(sum(p.shape[pos].value for p in parts))
-    shape = (*first[:pos], total, *first[pos + 1 :])
-    return replace(
-        parts[0],
-        shape=shape,
-        layout_op=None,
-        contiguous=True,
-        origin=args.node,
-        requires_grad=any_requires_grad(list(seq.items)),
-    )
+    if not isinstance(seq, Seq) or seq.items is None:
+        return _combined([UNKNOWN], None, args.node)
+    values = list(seq.items)
+    parts = [tensor_of(v) for v in values]
+    shape = None
+    if axis is not None and parts and all(p is not None and p.shape is not None for p in parts):
+        first = parts[0].shape
+        pos = shapes.normalize_axis(axis, len(first))
+        if pos is not None and all(len(p.shape) == len(first) for p in parts):
+            total = shapes.UNKNOWN_DIM
+            if all(p.shape[pos].value is not None for p in parts):
+                total = literal(sum(p.shape[pos].value for p in parts))
+            shape = (*first[:pos], total, *first[pos + 1 :])
+    return _combined(values, shape, args.node)
 
 
 def _stack(args: Args) -> Value:
     seq = args.get(0, "tensors") or args.get(0, "arrays")
     axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
-    if not isinstance(seq, Seq) or axis is None:
-        return Tensor(shape=None, origin=args.node)
+    if not isinstance(seq, Seq):
+        return _combined([UNKNOWN], None, args.node)
+    values = list(seq.items) if seq.items is not None else [seq.elem]
     elem = tensor_of(seq.element())
     count = seq.size()
-    if elem is None or elem.shape is None or count is None:
-        return Tensor(shape=None, origin=args.node, numpy=bool(elem and elem.numpy))
-    pos = shapes.normalize_axis(axis, len(elem.shape) + 1)
-    if pos is None:
-        return Tensor(shape=None, origin=args.node)
-    shape = (*elem.shape[:pos], count, *elem.shape[pos:])
-    return replace(elem, shape=shape, layout_op=None, contiguous=True, origin=args.node)
+    shape = None
+    if elem is not None and elem.shape is not None and count is not None and axis is not None:
+        pos = shapes.normalize_axis(axis, len(elem.shape) + 1)
+        if pos is not None:
+            shape = (*elem.shape[:pos], count, *elem.shape[pos:])
+    return _combined(values, shape, args.node)
 
 
 def _np_transpose(args: Args) -> Value:
@@ -691,7 +697,7 @@ def batch_of(item: Value, size: Dim) -> Value:
         shape = (size, *item.shape) if item.shape is not None else None
         return item.derive(shape, contiguous=True)
     if isinstance(item, Int):
-        return Tensor(shape=(size,))
+        return Tensor(shape=(size,), device=Device.CPU)
     if isinstance(item, Seq) and item.items is not None:
         return Seq(items=tuple(batch_of(v, size) for v in item.items))
     return UNKNOWN

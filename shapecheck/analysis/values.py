@@ -87,7 +87,8 @@ class Tensor(Value):
     shape: Shape | None = None
     numpy: bool = False
     requires_grad: bool | None = False
-    device: Device | None = Device.CPU
+    # Unknown unless a constructor proves it: only then can a device rule speak.
+    device: Device | None = None
     contiguous: bool | None = True
     layout_op: LayoutOp | None = None
     origin: cst.CSTNode | None = field(
