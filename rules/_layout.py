@@ -11,7 +11,8 @@ from shapecheck import describe
 from shapecheck.analysis.facts import RecurrentCall
 from shapecheck.analysis.layout import Problem, describe_expected, reorder_for
 from shapecheck.analysis.values import LayoutOp, RecurrentConfig, Tensor
-from shapecheck.rule import NodeEdit, RuleContext, unique
+from shapecheck.finding import Applicability
+from shapecheck.rule import FixSpec, NodeEdit, Report, RuleContext, unique
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,33 @@ def with_batch_first(ctx: RuleContext, construction: cst.Call, value: bool) -> N
             )
         )
     return NodeEdit(construction, ctx.code(construction.with_changes(args=args)))
+
+
+def flip_batch_first(ctx: RuleContext, m: Mismatch, layout: str) -> Report:
+    """Report at the layer's constructor: set batch_first to match the data's ``layout``.
+
+    ``layout`` is "batch first" or "seq first": how the data that reached it is laid out.
+    """
+    construction = m.call.layer.node
+    subject = ctx.code(m.call.node.args[0].value)
+    flag = layout == "batch first"
+    advice = f"set batch_first={flag}, or feed {subject}.transpose(0, 1)"
+    message = (
+        f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} ({layout}), "
+        f"but {expected(m)} ({fed_to(ctx, m.call)}); {advice}"
+    )
+    fix = FixSpec(
+        f"Set batch_first={flag}",
+        Applicability.UNSAFE,
+        (with_batch_first(ctx, construction, flag),),
+    )
+    return Report(
+        node=construction,
+        message=message,
+        help=advice[0].upper() + advice[1:],
+        fix=fix,
+        evidence=evidence(ctx, m),
+    )
 
 
 def evidence(ctx: RuleContext, m: Mismatch) -> dict:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from shapecheck import describe
 from shapecheck.analysis.layout import Problem
-from shapecheck.finding import Applicability, Severity
-from shapecheck.rule import FixSpec, Report, Rule, RuleContext, unique
+from shapecheck.finding import Severity
+from shapecheck.rule import Report, Rule, RuleContext, unique
 
-from ._layout import evidence, expected, fed_to, mismatches, with_batch_first
+from ._layout import flip_batch_first, mismatches
 
 
 class MissingBatchFirst(Rule):
@@ -55,23 +54,4 @@ Unsafe: the outputs change layout too, so code that indexes them may need change
             and m.config.batch_first is False
         ]
         for m in unique(found, key=lambda m: id(m.call.layer.node)):
-            construction = m.call.layer.node
-            subject = ctx.code(m.call.node.args[0].value)
-            shape = describe.shape_text(m.tensor.shape, m.config)
-            message = (
-                f"{subject} has shape {shape} (batch first), "
-                f"but {expected(m)} ({fed_to(ctx, m.call)}); set batch_first=True, "
-                f"or feed {subject}.transpose(0, 1)"
-            )
-            fix = FixSpec(
-                "Set batch_first=True",
-                Applicability.UNSAFE,
-                (with_batch_first(ctx, construction, True),),
-            )
-            yield Report(
-                node=construction,
-                message=message,
-                help=f"Set batch_first=True, or feed {subject}.transpose(0, 1)",
-                fix=fix,
-                evidence=evidence(ctx, m),
-            )
+            yield flip_batch_first(ctx, m, "batch first")

@@ -13,11 +13,10 @@ from ._layout import (
     Mismatch,
     drop_op,
     evidence,
-    expected,
     fed_to,
+    flip_batch_first,
     is_stray,
     mismatches,
-    with_batch_first,
 )
 
 
@@ -85,22 +84,4 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
         )
 
     def _unflipped(self, ctx: RuleContext, m: Mismatch) -> Report:
-        construction = m.call.layer.node
-        subject = ctx.code(m.call.node.args[0].value)
-        message = (
-            f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} (seq first), "
-            f"but {expected(m)} ({fed_to(ctx, m.call)}); set batch_first=False, "
-            f"or feed {subject}.transpose(0, 1)"
-        )
-        fix = FixSpec(
-            "Set batch_first=False",
-            Applicability.UNSAFE,
-            (with_batch_first(ctx, construction, False),),
-        )
-        return Report(
-            node=construction,
-            message=message,
-            help=f"Set batch_first=False, or feed {subject}.transpose(0, 1)",
-            fix=fix,
-            evidence=evidence(ctx, m),
-        )
+        return flip_batch_first(ctx, m, "seq first")
