@@ -20,6 +20,7 @@ from shapecheck.finding import Finding
 from shapecheck.report import RENDERERS
 from shapecheck.report.common import statistics
 from shapecheck.rule import Rule
+from shapecheck.rules import all_rules
 from shapecheck.runner import check_source
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -106,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _all_rules() -> tuple[type[Rule], ...]:
-    from shapecheck.rules import all_rules
-
+    """The registry, behind a seam that tests can replace."""
     return all_rules()
 
 

@@ -21,11 +21,11 @@ from shapecheck.finding import Applicability, Severity
 
 @dataclass(frozen=True, slots=True)
 class NodeEdit:
-    """Replace ``node`` with ``text``; or insert it just before or after the node."""
+    """Replace ``node`` with ``text``, or put ``text`` on a new line after the node."""
 
     node: cst.CSTNode
     text: str
-    where: str = "replace"  # "replace", "before", "after"
+    where: str = "replace"  # or "after"
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,8 +108,6 @@ def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
         # A new statement on its own line below, at the same indentation.
         below = Location(where.end.line + 1, 1)
         return Edit(" " * where.start.column + edit.text + "\n", below, below)
-    if edit.where == "before":
-        return Edit(edit.text, start, start)
     return Edit(edit.text, start, end)
 
 

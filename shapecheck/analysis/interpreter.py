@@ -48,6 +48,7 @@ from shapecheck.analysis.values import (
     Tensor,
     Value,
     join,
+    join_all,
 )
 
 if TYPE_CHECKING:
@@ -639,9 +640,6 @@ class Interpreter:
         self.assign(node.target, value, frame)
         return value
 
-    def _paren_free(self, node: cst.BaseExpression, frame: Frame) -> Value:
-        return UNKNOWN
-
     # ------------------------------------------------------------------ calls
 
     def _call(self, node: cst.Call, frame: Frame) -> Value:
@@ -780,7 +778,7 @@ class Interpreter:
                 caller.modes[mode_key] = mode
         if not frame.returns:
             return Const(None)
-        return transfer.join_values(frame.returns)
+        return join_all(frame.returns)
 
     def _bind(self, fn: Function, args: Args, receiver: Value | None, frame: Frame) -> None:
         params = fn.node.params

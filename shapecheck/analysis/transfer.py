@@ -29,7 +29,6 @@ from shapecheck.analysis.values import (
     Seq,
     Tensor,
     Value,
-    join_all,
 )
 
 
@@ -879,7 +878,3 @@ for _name in ("tanh", "sigmoid", "gelu", "leaky_relu", "elu", "normalize", "laye
     FUNCTIONS[f"torch.nn.functional.{_name}"] = _elementwise
 
 BUILTINS = frozenset(n.removeprefix("builtins.") for n in FUNCTIONS if n.startswith("builtins."))
-
-
-def join_values(values: list[Value]) -> Value:
-    return join_all(values) if values else UNKNOWN

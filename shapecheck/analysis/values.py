@@ -152,14 +152,6 @@ class ClassValue(Value):
                 return cls.methods[name]
         return None
 
-    @property
-    def is_torch_module(self) -> bool:
-        for cls in self.mro():
-            for base in cls.bases:
-                if isinstance(base, QName) and base.name.startswith("torch.nn."):
-                    return True
-        return False
-
 
 @dataclass(eq=False, slots=True)
 class Instance(Value):
