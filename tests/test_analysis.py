@@ -34,7 +34,7 @@ def test_one_hot_helper_summary_reaches_the_layer() -> None:
         lstm = nn.LSTM(vocab_size, 50)
         lstm(torch.Tensor(encode(tokens)).permute(0, 2, 1))
     """)
-    assert shape == "(len(tokens), 1, vocab_size)"
+    assert shape == "(seq=len(tokens), 1, vocab_size)"
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_json_output_carries_fix_and_evidence() -> None:
         "order": [0, 2, 1],
         "before": [
             {"name": None, "size": 1, "role": None},
-            {"name": "len(inputs)", "size": None, "role": None},
+            {"name": "len(inputs)", "size": None, "role": "seq"},
             {"name": "vocab_size", "size": None, "role": None},
         ],
     }

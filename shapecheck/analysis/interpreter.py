@@ -564,7 +564,7 @@ class Interpreter:
         source = self.eval(comp.iter, frame)
         saved = dict(frame.env)
         self.assign(comp.target, element_of(source), frame)
-        length = _length(source)
+        length = _length(source, dotted(comp.iter))
         inner = comp.inner_for_in
         while inner is not None:
             self.assign(inner.target, element_of(self.eval(inner.iter, frame)), frame)
@@ -1049,13 +1049,15 @@ def _unpack(value: Value, count: int) -> list[Value]:
     return [UNKNOWN] * count
 
 
-def _length(source: Value) -> Dim | None:
+def _length(source: Value, written: str | None) -> Dim | None:
+    """How many items a comprehension over ``source`` (spelled ``written``) makes."""
     if isinstance(source, Seq):
-        return source.size()
+        size = source.size()
+        return size.with_role(size.role or shapes.length_role(written)) if size else None
     if isinstance(source, Tensor) and source.shape:
         return source.shape[0]
     if isinstance(source, Opaque) and source.text:
-        return Dim(name=f"len({source.text})")
+        return Dim(name=f"len({source.text})", role=shapes.length_role(written, source.text))
     return None
 
 

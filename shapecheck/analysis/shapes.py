@@ -80,6 +80,23 @@ _TIME_NAME = re.compile(
 )
 
 
+# The length of one sentence, line or token list is a time axis. Only these exact
+# names count: plurals such as ``sentences`` count samples, and prefixed ones such as
+# ``unique_words`` are as likely to be a vocabulary.
+_SEQUENCE_NAME = re.compile(
+    r"(sentence|sent|sequence|seq|line|text|word|tokens|token_ids|input_ids|chars|"
+    r"characters|letters|series|signal)"
+)
+
+
+def length_role(*sources: str | None) -> Role | None:
+    """The role of ``len(x)``: time when ``x`` is named like a single sequence."""
+    for source in sources:
+        if source and _SEQUENCE_NAME.fullmatch(source.rsplit(".", 1)[-1].lower()):
+            return Role.TIME
+    return None
+
+
 def role_from_name(name: str) -> Role | None:
     """The role a size's own name declares, such as ``batch_size`` or ``seq_len``."""
     last = name.rsplit(".", 1)[-1].lower()

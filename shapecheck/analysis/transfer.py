@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from shapecheck.analysis import shapes
+from shapecheck.analysis.imports import dotted
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -715,12 +716,15 @@ def data_loader(args: Args, dataset: Value) -> Value:
 
 def _len(args: Args) -> Value:
     target = args.get(0)
+    call = args.node
+    written = dotted(call.args[0].value) if call is not None and call.args else None
     if isinstance(target, Seq) and target.size() is not None:
-        return Int(target.size())
+        size = target.size()
+        return Int(size.with_role(size.role or shapes.length_role(written)))
     if isinstance(target, Tensor) and target.shape:
         return Int(target.shape[0])
     if isinstance(target, Opaque) and target.text:
-        return Int(Dim(name=f"len({target.text})"))
+        return Int(Dim(name=f"len({target.text})", role=shapes.length_role(written, target.text)))
     if isinstance(target, Const) and isinstance(target.value, str):
         return Int(literal(len(target.value)))
     return UNKNOWN
