@@ -646,6 +646,11 @@ class Interpreter:
         func = node.func
         if isinstance(func, cst.Attribute):
             receiver = self.eval(func.value, frame)
+            if isinstance(receiver, Seq) and func.attr.value in _LIST_MUTATORS:
+                args = self.eval_args(node, frame)
+                grown = Seq(elem=join_all([receiver.element(), *args.pos]) if args.pos else UNKNOWN)
+                self._rebind(func.value, grown, frame)
+                return Const(None)
             if isinstance(receiver, QName):
                 return self.call_value(
                     QName(canonical(f"{receiver.name}.{func.attr.value}")),
@@ -657,6 +662,18 @@ class Interpreter:
                 receiver, func.attr.value, self.eval_args(node, frame), frame, node
             )
         return self.call_value(self.eval(func, frame), self.eval_args(node, frame), frame, node)
+
+    def _rebind(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+        """Give a mutated list its new value where it lives: a local, outer name or attribute."""
+        if isinstance(target, cst.Name):
+            holder: Frame | None = frame
+            while holder is not None and target.value not in holder.env:
+                holder = holder.outer
+            (holder or frame).env[target.value] = value
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            if isinstance(owner, Instance):
+                owner.attrs[target.attr.value] = value
 
     def eval_args(self, node: cst.Call, frame: Frame) -> Args:
         args = Args(node=node, pos=[], grad=frame.grad)
@@ -869,8 +886,6 @@ class Interpreter:
                 return receiver
             if node is not None and "seed" in name.lower():
                 self._seed(node, "unknown")
-        if isinstance(receiver, Seq) and name in ("append", "extend", "insert"):
-            return Const(None)
         if isinstance(receiver, Opaque) and name in ("view", "reshape"):
             return _reshaped_unknown(args)
         return UNKNOWN
@@ -983,6 +998,8 @@ class Interpreter:
 # ---------------------------------------------------------------------- helpers
 
 _SLICE = Opaque("<slice>")
+# Methods that change a list's length in place.
+_LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
 
 
 def _is_none(index: cst.BaseSlice) -> bool:
