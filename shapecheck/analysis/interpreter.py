@@ -651,6 +651,11 @@ class Interpreter:
                 grown = Seq(elem=join_all([receiver.element(), *args.pos]) if args.pos else UNKNOWN)
                 self._rebind(func.value, grown, frame)
                 return Const(None)
+            if isinstance(receiver, Tensor) and _in_place(func.attr.value):
+                args = self.eval_args(node, frame)
+                result = self._tensor_method(receiver, func.attr.value, args, node)
+                self._rebind(func.value, result, frame)
+                return result
             if isinstance(receiver, QName):
                 return self.call_value(
                     QName(canonical(f"{receiver.name}.{func.attr.value}")),
@@ -919,6 +924,11 @@ class Interpreter:
         return None
 
     def _tensor_method(self, tensor: Tensor, name: str, args: Args, node: cst.Call | None) -> Value:
+        if _in_place(name) and name not in transfer.TENSOR_METHODS:
+            # x.transpose_(0, 1) is x.transpose(0, 1) written back; other in-place ops
+            # (add_, resize_, ...) may change anything, so their result is unknown.
+            method = transfer.TENSOR_METHODS.get(name[:-1])
+            return method(tensor, args) if method is not None else tensor.derive(None)
         if node is not None:
             if name == "numpy" and not tensor.numpy:
                 self.facts.numpy_calls.append(NumpyCall(node=node, tensor=tensor))
@@ -1000,6 +1010,10 @@ class Interpreter:
 _SLICE = Opaque("<slice>")
 # Methods that change a list's length in place.
 _LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
+
+
+def _in_place(name: str) -> bool:
+    return name.endswith("_") and not name.startswith("_")
 
 
 def _is_none(index: cst.BaseSlice) -> bool:
