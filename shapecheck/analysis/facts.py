@@ -87,6 +87,16 @@ class ViewCall:
     target: tuple | None
 
 
+@dataclass(frozen=True, slots=True)
+class BatchIndex:
+    """An integer index on the batch axis of a recurrent layer's output: ``out[-1]``."""
+
+    node: cst.Subscript = field(repr=False)
+    tensor: Tensor
+    axis: int
+    index: int | None
+
+
 @dataclass
 class Facts:
     """Everything the rules may ask about one module."""
@@ -102,6 +112,7 @@ class Facts:
     torch_randomness: list[cst.Call] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     view_calls: list[ViewCall] = field(default_factory=list)
+    batch_indexing: list[BatchIndex] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
     # Code that turns gradients off for parameters makes requires_grad unknowable.
     freezes_parameters: bool = False

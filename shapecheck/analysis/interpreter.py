@@ -19,6 +19,7 @@ import libcst as cst
 from shapecheck.analysis import layers, layout, shapes, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
+    BatchIndex,
     Facts,
     ForwardCall,
     LayerCall,
@@ -28,7 +29,7 @@ from shapecheck.analysis.facts import (
     ViewCall,
 )
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.analysis.shapes import Dim, literal, named
+from shapecheck.analysis.shapes import Dim, Role, literal, named
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -474,7 +475,7 @@ class Interpreter:
     def _subscript(self, node: cst.Subscript, frame: Frame) -> Value:
         base = self.eval(node.value, frame)
         if isinstance(base, Tensor):
-            return self._index_tensor(base, node.slice, frame)
+            return self._index_tensor(base, node, frame)
         indices = [self._slice_value(el.slice, frame) for el in node.slice]
         if isinstance(base, Seq) and len(indices) == 1:
             index = indices[0]
@@ -506,9 +507,8 @@ class Interpreter:
                 self.eval(part, frame)
         return _SLICE
 
-    def _index_tensor(
-        self, tensor: Tensor, elements: Sequence[cst.SubscriptElement], frame: Frame
-    ) -> Value:
+    def _index_tensor(self, tensor: Tensor, node: cst.Subscript, frame: Frame) -> Value:
+        elements = node.slice
         values = [self._slice_value(el.slice, frame) for el in elements]
         if tensor.shape is None:
             return tensor.derive(None, contiguous=None)
@@ -532,6 +532,10 @@ class Interpreter:
                 out.append(shape[position] if whole else Dim(role=shape[position].role))
                 position += 1
             elif isinstance(value, Int):
+                if tensor.from_recurrent and shape[position].role is Role.BATCH:
+                    self.facts.batch_indexing.append(
+                        BatchIndex(node=node, tensor=tensor, axis=position, index=value.dim.value)
+                    )
                 position += 1
             else:
                 return tensor.derive(None, contiguous=None)  # fancy or boolean indexing
