@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from shapecheck.analysis import layers, layout, shapes, transfer
+from shapecheck.analysis import layers, layout, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -28,8 +28,23 @@ from shapecheck.analysis.facts import (
     SeedCall,
     ViewCall,
 )
+from shapecheck.analysis.frame import Frame, mode_change, modes_for_callee
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.analysis.shapes import Dim, Role, literal, named
+from shapecheck.analysis.operators import (
+    LIST_MUTATORS,
+    SLICE,
+    dim_arithmetic,
+    elementwise,
+    in_place,
+    is_ellipsis,
+    is_full_slice,
+    is_none,
+    length,
+    named_size,
+    reshaped_unknown,
+    unpack,
+)
+from shapecheck.analysis.shapes import Dim, Role, literal
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -51,6 +66,13 @@ from shapecheck.analysis.values import (
     join,
     join_all,
 )
+from shapecheck.analysis.vocabulary import (
+    NUMPY_SEEDS,
+    TORCH_RANDOM,
+    TORCH_SEEDS,
+    WRAPPERS,
+    is_module_class,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -60,52 +82,6 @@ MAX_CALL_DEPTH = 12
 # A bound on work per module, so that a pathological file cannot stall a commit hook.
 STATEMENT_BUDGET = 60_000
 
-TORCH_SEEDS = frozenset(
-    {
-        "torch.manual_seed",
-        "torch.cuda.manual_seed",
-        "torch.cuda.manual_seed_all",
-        "lightning.seed_everything",
-        "lightning.pytorch.seed_everything",
-        "pytorch_lightning.seed_everything",
-        "lightning.fabric.seed_everything",
-        "lightning_fabric.seed_everything",
-        "transformers.set_seed",
-        "accelerate.utils.set_seed",
-    }
-)
-NUMPY_SEEDS = frozenset(
-    {"numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"}
-)
-TORCH_RANDOM = frozenset(
-    {
-        "torch.randn",
-        "torch.rand",
-        "torch.randint",
-        "torch.randperm",
-        "torch.normal",
-        "torch.bernoulli",
-        "torch.multinomial",
-        "torch.randn_like",
-        "torch.rand_like",
-        "torch.utils.data.random_split",
-    }
-)
-MODULE_BASES = ("torch.nn.", "pytorch_lightning.", "lightning.")
-WRAPPERS = frozenset(
-    {
-        "DataParallel",
-        "DistributedDataParallel",
-        "Parameter",
-        "ParameterList",
-        "ParameterDict",
-        "ModuleList",
-        "ModuleDict",
-    }
-)
-
-Mode = tuple[str, "cst.CSTNode | None"]  # ("eval" | "train" | "unknown", the .eval() call)
-
 
 @dataclass(eq=False, slots=True)
 class _Super(Value):
@@ -113,66 +89,6 @@ class _Super(Value):
 
     instance: Instance
     after: ClassValue
-
-
-class Frame:
-    """The flow-sensitive state of one function activation (or of the module)."""
-
-    __slots__ = (
-        "env",
-        "grad",
-        "in_forward",
-        "modes",
-        "outer",
-        "owner",
-        "receiver",
-        "returns",
-        "scope",
-    )
-
-    def __init__(
-        self,
-        outer: Frame | None,
-        scope: cst.CSTNode | None,
-        grad: bool | None,
-        modes: dict[str, Mode],
-    ) -> None:
-        self.env: dict[str, Value] = {}
-        self.outer = outer
-        self.grad = grad
-        self.modes = modes
-        self.scope = scope
-        self.returns: list[Value] = []
-        self.in_forward = False
-        self.receiver: Instance | None = None
-        self.owner: ClassValue | None = None
-
-    def lookup(self, name: str) -> Value | None:
-        frame: Frame | None = self
-        while frame is not None:
-            found = frame.env.get(name)
-            if found is not None:
-                return found
-            frame = frame.outer
-        return None
-
-    def snapshot(self) -> tuple[dict[str, Value], dict[str, Mode], bool | None]:
-        return dict(self.env), dict(self.modes), self.grad
-
-    def restore(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
-        self.env, self.modes, self.grad = dict(snap[0]), dict(snap[1]), snap[2]
-
-    def join_with(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
-        env, modes, grad = snap
-        for name, value in env.items():
-            mine = self.env.get(name)
-            self.env[name] = value if mine is None else join(mine, value)
-        for key in set(modes) | set(self.modes):
-            a, b = self.modes.get(key, ("train", None)), modes.get(key, ("train", None))
-            if a != b:
-                self.modes[key] = a if a[0] == b[0] else ("unknown", None)
-        if self.grad != grad:
-            self.grad = None
 
 
 def analyze(module: cst.Module) -> Facts:
@@ -394,7 +310,7 @@ class Interpreter:
     def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
         if isinstance(target, cst.Name):
             name = target.value
-            frame.env[name] = _named_size(name, value)
+            frame.env[name] = named_size(name, value)
             if not (isinstance(value, Opaque) and value.text == name):
                 # A rebound name no longer refers to the model whose mode was set.
                 for key in [k for k in frame.modes if k == name or k.startswith(name + ".")]:
@@ -405,7 +321,7 @@ class Interpreter:
                 for e in elements:
                     self.assign(e.value, UNKNOWN, frame)
                 return
-            parts = _unpack(value, len(elements))
+            parts = unpack(value, len(elements))
             for element, part in zip(elements, parts, strict=True):
                 self.assign(element.value, part, frame)
         elif isinstance(target, cst.Attribute):
@@ -413,7 +329,7 @@ class Interpreter:
             if isinstance(receiver, Instance):
                 receiver.attrs[target.attr.value] = value
                 if isinstance(value, (Layer, Instance)) and receiver.device:
-                    _move(value, receiver.device, receiver.moved_at)
+                    layers.move(value, receiver.device, receiver.moved_at)
             elif (
                 target.attr.value == "requires_grad"
                 and isinstance(value, Const)
@@ -484,7 +400,7 @@ class Interpreter:
                 if -len(base.items) <= i < len(base.items):
                     return base.items[i]
                 return UNKNOWN
-            if index is _SLICE:
+            if index is SLICE:
                 return Seq(elem=base.element())
             return base.element()
         if isinstance(base, Batches):
@@ -505,7 +421,7 @@ class Interpreter:
         for part in (index.lower, index.upper, index.step):
             if part is not None:
                 self.eval(part, frame)
-        return _SLICE
+        return SLICE
 
     def _index_tensor(self, tensor: Tensor, node: cst.Subscript, frame: Frame) -> Value:
         elements = node.slice
@@ -513,22 +429,20 @@ class Interpreter:
         if tensor.shape is None:
             return tensor.derive(None, contiguous=None)
         shape = tensor.shape
-        consuming = sum(
-            1 for el in elements if not _is_none(el.slice) and not _is_ellipsis(el.slice)
-        )
+        consuming = sum(1 for el in elements if not is_none(el.slice) and not is_ellipsis(el.slice))
         out: list[Dim] = []
         position = 0
         for element, value in zip(elements, values, strict=True):
-            if _is_none(element.slice):
+            if is_none(element.slice):
                 out.append(literal(1))
-            elif _is_ellipsis(element.slice):
+            elif is_ellipsis(element.slice):
                 skip = len(shape) - consuming
                 out.extend(shape[position : position + skip])
                 position += skip
             elif position >= len(shape):
                 return tensor.derive(None, contiguous=None)
-            elif value is _SLICE:
-                whole = _is_full_slice(element.slice)
+            elif value is SLICE:
+                whole = is_full_slice(element.slice)
                 out.append(shape[position] if whole else Dim(role=shape[position].role))
                 position += 1
             elif isinstance(value, Int):
@@ -568,17 +482,17 @@ class Interpreter:
         source = self.eval(comp.iter, frame)
         saved = dict(frame.env)
         self.assign(comp.target, element_of(source), frame)
-        length = _length(source, dotted(comp.iter))
+        count = length(source, dotted(comp.iter))
         inner = comp.inner_for_in
         while inner is not None:
             self.assign(inner.target, element_of(self.eval(inner.iter, frame)), frame)
             inner = inner.inner_for_in
-            length = None
+            count = None
         if comp.ifs:
-            length = None
+            count = None
         element = self.eval(node.elt, frame)
         frame.env = saved
-        return Seq(length=length, elem=element)
+        return Seq(length=count, elem=element)
 
     def _dict(self, node: cst.BaseExpression, frame: Frame) -> Value:
         for child in node.children:
@@ -594,9 +508,9 @@ class Interpreter:
             grads = transfer.any_requires_grad([left, right])
             return Tensor(shape=None, requires_grad=grads)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
-            return _elementwise(left, right)
+            return elementwise(left, right)
         if isinstance(left, Int) and isinstance(right, Int):
-            return Int(_dim_arithmetic(left.dim, right.dim, op))
+            return Int(dim_arithmetic(left.dim, right.dim, op))
         if (
             isinstance(left, Seq)
             and isinstance(right, Seq)
@@ -650,12 +564,12 @@ class Interpreter:
         func = node.func
         if isinstance(func, cst.Attribute):
             receiver = self.eval(func.value, frame)
-            if isinstance(receiver, Seq) and func.attr.value in _LIST_MUTATORS:
+            if isinstance(receiver, Seq) and func.attr.value in LIST_MUTATORS:
                 args = self.eval_args(node, frame)
                 grown = Seq(elem=join_all([receiver.element(), *args.pos]) if args.pos else UNKNOWN)
                 self._rebind(func.value, grown, frame)
                 return Const(None)
-            if isinstance(receiver, Tensor) and _in_place(func.attr.value):
+            if isinstance(receiver, Tensor) and in_place(func.attr.value):
                 args = self.eval_args(node, frame)
                 result = self._tensor_method(receiver, func.attr.value, args, node)
                 self._rebind(func.value, result, frame)
@@ -786,7 +700,7 @@ class Interpreter:
             return UNKNOWN
         grad = False if fn.grad_disabled else caller.grad
         frame = Frame(
-            outer=fn.closure, scope=fn.node, grad=grad, modes=_modes_for_callee(caller, args)
+            outer=fn.closure, scope=fn.node, grad=grad, modes=modes_for_callee(caller, args)
         )
         frame.in_forward = in_forward or caller.in_forward
         if isinstance(receiver, Instance):
@@ -845,7 +759,7 @@ class Interpreter:
         init = cls.lookup("__init__")
         if init is not None:
             self.call_function(init, args, frame, receiver=instance)
-        if _is_module_class(cls) and args.node is not None:
+        if is_module_class(cls) and args.node is not None:
             self.facts.torch_randomness.append(args.node)
         return instance
 
@@ -878,7 +792,7 @@ class Interpreter:
                 return self.call_value(attr, args, frame, node)
             method = receiver.cls.lookup(name)
             if method is not None:
-                if name == "forward" and _is_module_class(receiver.cls):
+                if name == "forward" and is_module_class(receiver.cls):
                     return self.call_model(receiver, args, frame, node)
                 bound = None if method.binding == "static" else receiver
                 return self.call_function(method, args, frame, receiver=bound)
@@ -889,14 +803,14 @@ class Interpreter:
                 return self.call_function(method, args, frame)
             return UNKNOWN
         if isinstance(receiver, Opaque) and receiver.text is not None:
-            mode = _mode_change(name, args, node)
+            mode = mode_change(name, args, node)
             if mode is not None:
                 frame.modes[receiver.text] = mode
                 return receiver
             if node is not None and "seed" in name.lower():
                 self._seed(node, "unknown")
         if isinstance(receiver, Opaque) and name in ("view", "reshape"):
-            return _reshaped_unknown(args)
+            return reshaped_unknown(args)
         return UNKNOWN
 
     def _module_method(
@@ -904,7 +818,7 @@ class Interpreter:
     ) -> Value | None:
         """nn.Module's own methods: mode switches, device moves, forward."""
         key = f"#{id(module)}"
-        mode = _mode_change(name, args, node)
+        mode = mode_change(name, args, node)
         if mode is not None:
             frame.modes[key] = mode
             return module
@@ -917,7 +831,7 @@ class Interpreter:
                 target = args.get(0, "device")
                 where = device_of(target) if target is not None else None
             if where is not None:
-                _move(module, where, node)
+                layers.move(module, where, node)
             return module
         if name in ("double", "float", "half", "share_memory", "requires_grad_", "apply"):
             if name == "requires_grad_" and as_bool(args.get(0)) is False:
@@ -928,7 +842,7 @@ class Interpreter:
         return None
 
     def _tensor_method(self, tensor: Tensor, name: str, args: Args, node: cst.Call | None) -> Value:
-        if _in_place(name) and name not in transfer.TENSOR_METHODS:
+        if in_place(name) and name not in transfer.TENSOR_METHODS:
             # x.transpose_(0, 1) is x.transpose(0, 1) written back; other in-place ops
             # (add_, resize_, ...) may change anything, so their result is unknown.
             method = transfer.TENSOR_METHODS.get(name[:-1])
@@ -975,7 +889,7 @@ class Interpreter:
             self.facts.layer_calls.append(
                 LayerCall(node=node, layer=instance, input=args.get(0) or UNKNOWN)
             )
-        if isinstance(result, (Opaque, Const)) and _is_module_class(instance.cls):
+        if isinstance(result, (Opaque, Const)) and is_module_class(instance.cls):
             return Tensor(shape=None, requires_grad=frame.grad, device=None)
         return result
 
@@ -1011,35 +925,6 @@ class Interpreter:
 
 # ---------------------------------------------------------------------- helpers
 
-_SLICE = Opaque("<slice>")
-# Methods that change a list's length in place.
-_LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
-
-
-def _in_place(name: str) -> bool:
-    return name.endswith("_") and not name.startswith("_")
-
-
-def _is_none(index: cst.BaseSlice) -> bool:
-    return (
-        isinstance(index, cst.Index)
-        and isinstance(index.value, cst.Name)
-        and index.value.value == "None"
-    )
-
-
-def _is_ellipsis(index: cst.BaseSlice) -> bool:
-    return isinstance(index, cst.Index) and isinstance(index.value, cst.Ellipsis)
-
-
-def _is_full_slice(index: cst.BaseSlice) -> bool:
-    return (
-        isinstance(index, cst.Slice)
-        and index.lower is None
-        and index.upper is None
-        and index.step is None
-    )
-
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
@@ -1049,142 +934,6 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
     return "__name__" in names and any(
         isinstance(side, cst.SimpleString) and "__main__" in side.value for side in (left, right)
     )
-
-
-def _is_module_class(cls: ClassValue) -> bool:
-    for klass in cls.mro():
-        for base in klass.bases:
-            if (
-                isinstance(base, QName)
-                and base.name.startswith(MODULE_BASES)
-                and (base.name.endswith(("Module", "LightningModule")))
-            ):
-                return True
-    return False
-
-
-def _named_size(name: str, value: Value) -> Value:
-    """``vocab_size = len(word_to_idx)`` gives the size the symbol ``vocab_size``."""
-    if isinstance(value, Int):
-        dim = value.dim
-        if dim.name is None or not dim.name.isidentifier():
-            return Int(named(name, dim.value).with_role(dim.role or shapes.role_from_name(name)))
-    return value
-
-
-def _unpack(value: Value, count: int) -> list[Value]:
-    if isinstance(value, Seq):
-        if value.items is not None:
-            if len(value.items) == count:
-                return list(value.items)
-            return [UNKNOWN] * count
-        return [value.elem] * count
-    if isinstance(value, Tensor) and value.shape and value.shape[0].value in (count, None):
-        return [value.derive(value.shape[1:])] * count
-    return [UNKNOWN] * count
-
-
-def _length(source: Value, written: str | None) -> Dim | None:
-    """How many items a comprehension over ``source`` (spelled ``written``) makes."""
-    if isinstance(source, Seq):
-        size = source.size()
-        return size.with_role(size.role or shapes.length_role(written)) if size else None
-    if isinstance(source, Tensor) and source.shape:
-        return source.shape[0]
-    if isinstance(source, Opaque) and source.text:
-        return Dim(name=f"len({source.text})", role=shapes.length_role(written, source.text))
-    return None
-
-
-def _elementwise(left: Value, right: Value) -> Value:
-    tensors = [v for v in (left, right) if isinstance(v, Tensor)]
-    if len(tensors) == 2:
-        a, b = tensors
-        shape = (
-            shapes.broadcast(a.shape, b.shape)
-            if a.shape is not None and b.shape is not None
-            else None
-        )
-        return Tensor(
-            shape=shape,
-            numpy=a.numpy and b.numpy,
-            requires_grad=transfer.any_requires_grad([a, b]),
-            device=a.device if a.device == b.device else None,
-            origin=a.origin,
-        )
-    other = right if tensors[0] is left else left
-    if isinstance(other, (Int, Const, Opaque)):
-        return tensors[0]  # elementwise with a scalar keeps shape and strides
-    return tensors[0].derive(None)
-
-
-def _dim_arithmetic(a: Dim, b: Dim, op: cst.CSTNode) -> Dim:
-    if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
-        return shapes.product([a, b])
-    if a.value is not None and b.value is not None and a.name is None and b.name is None:
-        if isinstance(op, (cst.Add, cst.AddAssign)):
-            return literal(a.value + b.value)
-        if isinstance(op, (cst.Subtract, cst.SubtractAssign)):
-            return literal(a.value - b.value)
-        if isinstance(op, (cst.FloorDivide, cst.FloorDivideAssign)) and b.value:
-            return literal(a.value // b.value)
-    if a.known and b.known and isinstance(op, (cst.Add, cst.Subtract)):
-        sign = "+" if isinstance(op, cst.Add) else "-"
-        return Dim(name=f"{a.label()}{sign}{b.label()}")
-    return shapes.UNKNOWN_DIM
-
-
-def _mode_change(
-    name: str, args: Args, node: cst.Call | None
-) -> tuple[str, cst.CSTNode | None] | None:
-    if name == "eval" and not args.pos and not args.kw:
-        return ("eval", node)
-    if name == "train":
-        flag = args.get(0, "mode")
-        if flag is None or as_bool(flag) is True:
-            return ("train", None)
-        if as_bool(flag) is False:
-            return ("eval", node)
-        return ("unknown", None)
-    return None
-
-
-def _reshaped_unknown(args: Args) -> Value:
-    """``x.view(-1, seq_len, n_features)`` on a value of unknown origin: the shape is
-    the request, whatever ``x`` was. Only explicit sizes count, never one opaque
-    ``shape`` argument; grad and device stay unknown so no other rule leans on it."""
-    if args.has_star or args.kw or len(args.pos) < 2:
-        return UNKNOWN
-    if not all(isinstance(v, Int) or (isinstance(v, Opaque) and v.text) for v in args.pos):
-        return UNKNOWN
-    target = transfer.target_dims(args.pos)
-    if target is None or target.count(None) > 1:
-        return UNKNOWN
-    shape = tuple(d if d is not None else shapes.UNKNOWN_DIM for d in target)
-    return Tensor(shape=shape, requires_grad=None, device=None, contiguous=None)
-
-
-def _modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:
-    """Modes a callee can see: models it can reach, not names that merely coincide."""
-    passed = {v.text for v in (*args.pos, *args.kw.values()) if isinstance(v, Opaque) and v.text}
-    return {k: m for k, m in caller.modes.items() if k.startswith(("#", "self.")) or k in passed}
-
-
-def _move(
-    module: Instance | Layer,
-    where: DeviceValue,
-    node: cst.CSTNode | None,
-    seen: set[int] | None = None,
-) -> None:
-    seen = set() if seen is None else seen
-    if id(module) in seen:  # modules may refer to each other
-        return
-    seen.add(id(module))
-    module.device, module.moved_at = where, node
-    if isinstance(module, Instance):
-        for value in module.attrs.values():
-            if isinstance(value, (Instance, Layer)):
-                _move(value, where, node, seen)
 
 
 def _statement_calls(statement: cst.SimpleStatementLine, node: cst.Call) -> bool:

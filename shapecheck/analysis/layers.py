@@ -9,6 +9,7 @@ constants. Applying a recurrent layer yields ``(output, h_n)`` or
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from shapecheck.analysis import layout, shapes
 from shapecheck.analysis.shapes import Dim, Role, literal
@@ -16,6 +17,8 @@ from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (
     UNKNOWN,
     Const,
+    DeviceValue,
+    Instance,
     Int,
     Layer,
     RecurrentConfig,
@@ -23,6 +26,9 @@ from shapecheck.analysis.values import (
     Tensor,
     Value,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 RECURRENT = frozenset({"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"})
 
@@ -245,3 +251,20 @@ def recurrent_attribute(config: RecurrentConfig, name: str) -> Value:
         flag = getattr(config, name)
         return Const(flag) if flag is not None else UNKNOWN
     return UNKNOWN
+
+
+def move(
+    module: Instance | Layer,
+    where: DeviceValue,
+    node: cst.CSTNode | None,
+    seen: set[int] | None = None,
+) -> None:
+    seen = set() if seen is None else seen
+    if id(module) in seen:  # modules may refer to each other
+        return
+    seen.add(id(module))
+    module.device, module.moved_at = where, node
+    if isinstance(module, Instance):
+        for value in module.attrs.values():
+            if isinstance(value, (Instance, Layer)):
+                move(value, where, node, seen)
