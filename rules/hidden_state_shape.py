@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from shapecheck import describe
-from shapecheck.analysis import shapes
+from shapecheck.analysis import layers, shapes
 from shapecheck.analysis.facts import RecurrentCall
-from shapecheck.analysis.shapes import Dim, Role, Shape, literal
+from shapecheck.analysis.shapes import Dim, Role, Shape
 from shapecheck.analysis.values import RecurrentConfig, Seq, Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
@@ -59,13 +59,17 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
             config = call.layer.recurrent
             if config is None or config.is_cell or call.hidden is None:
                 continue
-            for label, state, size in _states(call, config):
+            batch = _input_batch(call, config)
+            wanted = layers.state_shapes(config, batch or shapes.UNKNOWN_DIM)
+            for label, state in _states(call, config):
                 site = (
                     state.origin if isinstance(state.origin, cst.Call) else call.node.args[1].value
                 )
                 if id(site) in seen or state.shape is None or len(state.shape) != 3:
                     continue
-                report = self._check_state(ctx, call, config, label, state.shape, size, site)
+                report = self._check_state(
+                    ctx, call, config, label, state.shape, wanted[label], batch, site
+                )
                 if report is not None:
                     seen.add(id(site))
                     yield report
@@ -77,24 +81,24 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
         config: RecurrentConfig,
         label: str,
         shape: Shape,
-        size: Dim | None,
+        wanted: Shape,
+        batch: Dim | None,
         site: cst.CSTNode,
     ) -> Report | None:
-        layers = _layers(config)
-        batch = _input_batch(call, config)
+        count, size = _known(wanted[0]), _known(wanted[2])
         expected = (
-            f"({_label(layers, 'num_layers*directions')}, {_label(batch, 'batch')}, "
+            f"({_label(count, 'num_layers*directions')}, {_label(batch, 'batch')}, "
             f"{_label(size, 'hidden_size')})"
         )
         where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
         fix = None
-        if _batch_first(shape, batch, layers):
+        if _batch_first(shape, batch, count):
             problem = "puts the batch first, but states stay batch-second even with batch_first"
             fix = _swap_first_two(ctx, site)
-        elif _differ(shape[0], layers):
+        elif _differ(shape[0], count):
             problem = (
                 f"holds states for {shape[0].label()} layers, but the layer needs "
-                f"{layers.label()} (num_layers * directions)"
+                f"{count.label()} (num_layers * directions)"
             )
         elif _differ(shape[2], size):
             problem = f"has {shape[2].label()} features, but the layer's states have {size.label()}"
@@ -118,23 +122,19 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
         )
 
 
-def _states(call: RecurrentCall, config: RecurrentConfig) -> list[tuple[str, Tensor, Dim | None]]:
+def _states(call: RecurrentCall, config: RecurrentConfig) -> list[tuple[str, Tensor]]:
+    """The initial states passed to the call: ``(h0, c0)`` for an LSTM, ``h0`` otherwise."""
     hidden = call.hidden
-    h_size = config.hidden_size
-    if config.proj_size is not None and config.proj_size.value not in (0, None):
-        h_size = config.proj_size
     if config.kind == "LSTM":
         if isinstance(hidden, Seq) and hidden.items is not None and len(hidden.items) == 2:
-            pairs = zip(("h0", "c0"), hidden.items, (h_size, config.hidden_size), strict=True)
-            return [(n, t, s) for n, t, s in pairs if isinstance(t, Tensor)]
+            pairs = zip(("h0", "c0"), hidden.items, strict=True)
+            return [(name, t) for name, t in pairs if isinstance(t, Tensor)]
         return []
-    return [("h0", hidden, h_size)] if isinstance(hidden, Tensor) else []
+    return [("h0", hidden)] if isinstance(hidden, Tensor) else []
 
 
-def _layers(config: RecurrentConfig) -> Dim | None:
-    if config.num_layers is None or config.bidirectional is None:
-        return None
-    return shapes.product([config.num_layers, literal(2 if config.bidirectional else 1)])
+def _known(dim: Dim) -> Dim | None:
+    return dim if dim.known else None
 
 
 def _input_batch(call: RecurrentCall, config: RecurrentConfig) -> Dim | None:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import libcst as cst
 
 from shapecheck import describe
-from shapecheck.analysis.facts import ViewCall
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
@@ -44,16 +43,9 @@ Safe: the original call raises, so no working code changes behaviour.
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         for call in unique(ctx.facts.view_calls, key=lambda c: id(c.node)):
+            if not call.raises:
+                continue
             t = call.tensor
-            if (
-                t.contiguous is not False
-                or t.layout_op is None
-                or t.shape is None
-                or call.target is None
-            ):
-                continue
-            if _keeps_leading_dims(call):
-                continue
             op = t.layout_op
             subject = describe.receiver_code(ctx.module, call.node)
             done = describe.order_call(op.method, op.order) if op.method != "t" else "t()"
@@ -74,15 +66,3 @@ Safe: the original call raises, so no working code changes behaviour.
                     "transform": {"op": op.method, "order": list(op.order)},
                 },
             )
-
-
-def _keeps_leading_dims(call: ViewCall) -> bool:
-    """A view that keeps every dim up to the last one the permute moved still works."""
-    shape, target, order = call.tensor.shape, call.target, call.tensor.layout_op.order
-    moved = [i for i, axis in enumerate(order) if axis != i]
-    last_moved = max(moved) if moved else -1
-    if len(target) <= last_moved:
-        return False
-    return all(
-        d is not None and d.same_size(shape[i]) for i, d in enumerate(target[: last_moved + 1])
-    )

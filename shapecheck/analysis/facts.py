@@ -84,7 +84,7 @@ class ViewCall:
 
     node: cst.Call = field(repr=False)
     tensor: Tensor
-    target: tuple | None
+    raises: bool  # the tensor's strides cannot give the requested shape
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,7 @@ from shapecheck.analysis.imports import bind_import, canonical, dotted
 from shapecheck.analysis.operators import (
     LIST_MUTATORS,
     SLICE,
-    dim_arithmetic,
-    elementwise,
+    binary,
     in_place,
     is_ellipsis,
     is_full_slice,
@@ -187,7 +186,7 @@ class Interpreter:
         elif isinstance(stmt, cst.AugAssign):
             left = self.eval(stmt.target, frame)
             right = self.eval(stmt.value, frame)
-            self.assign(stmt.target, self.binary(left, right, stmt.operator), frame)
+            self.assign(stmt.target, binary(left, right, stmt.operator), frame)
         elif isinstance(stmt, cst.Return):
             frame.returns.append(self.eval(stmt.value, frame) if stmt.value else Const(None))
         elif isinstance(stmt, (cst.Import, cst.ImportFrom)):
@@ -501,25 +500,7 @@ class Interpreter:
         return UNKNOWN
 
     def _binary(self, node: cst.BinaryOperation, frame: Frame) -> Value:
-        return self.binary(self.eval(node.left, frame), self.eval(node.right, frame), node.operator)
-
-    def binary(self, left: Value, right: Value, op: cst.CSTNode) -> Value:
-        if isinstance(op, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
-            grads = transfer.any_requires_grad([left, right])
-            return Tensor(shape=None, requires_grad=grads)
-        if isinstance(left, Tensor) or isinstance(right, Tensor):
-            return elementwise(left, right)
-        if isinstance(left, Int) and isinstance(right, Int):
-            return Int(dim_arithmetic(left.dim, right.dim, op))
-        if (
-            isinstance(left, Seq)
-            and isinstance(right, Seq)
-            and isinstance(op, (cst.Add, cst.AddAssign))
-            and left.items is not None
-            and right.items is not None
-        ):
-            return Seq(items=left.items + right.items)
-        return UNKNOWN
+        return binary(self.eval(node.left, frame), self.eval(node.right, frame), node.operator)
 
     def _unary(self, node: cst.UnaryOperation, frame: Frame) -> Value:
         value = self.eval(node.expression, frame)
@@ -852,7 +833,11 @@ class Interpreter:
                 self.facts.numpy_calls.append(NumpyCall(node=node, tensor=tensor))
             elif name == "view" and not tensor.numpy:
                 self.facts.view_calls.append(
-                    ViewCall(node=node, tensor=tensor, target=transfer.target_dims(args.pos))
+                    ViewCall(
+                        node=node,
+                        tensor=tensor,
+                        raises=transfer.view_raises(tensor, transfer.target_dims(args.pos)),
+                    )
                 )
         if tensor.numpy and name == "transpose":
             method = (

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis import layout, shapes
-from shapecheck.analysis.shapes import Dim, Role, literal
+from shapecheck.analysis.shapes import Dim, Role, Shape, literal
 from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -32,37 +32,22 @@ if TYPE_CHECKING:
 
 RECURRENT = frozenset({"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"})
 
-# Positional parameter order of each constructor. RNN takes `nonlinearity` fourth.
+# Positional parameter order of each constructor. GRU's is LSTM's without
+# proj_size; RNN takes `nonlinearity` fourth.
+_LSTM_ORDER = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "proj_size",
+)
 _POSITIONAL = {
-    "LSTM": (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-        "proj_size",
-    ),
-    "GRU": (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-    ),
-    "RNN": (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "nonlinearity",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-    ),
+    "LSTM": _LSTM_ORDER,
+    "GRU": _LSTM_ORDER[:-1],
+    "RNN": (*_LSTM_ORDER[:3], "nonlinearity", *_LSTM_ORDER[3:-1]),
     "LSTMCell": ("input_size", "hidden_size", "bias"),
     "GRUCell": ("input_size", "hidden_size", "bias"),
     "RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
@@ -183,6 +168,14 @@ def _state_dims(config: RecurrentConfig, batch: Dim, size: Dim | None) -> tuple[
         batch,
         (size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE),
     )
+
+
+def state_shapes(config: RecurrentConfig, batch: Dim) -> dict[str, Shape]:
+    """What the initial states must look like: h0, and c0 for an LSTM."""
+    shapes_by_name = {"h0": _state_dims(config, batch, _per_direction(config))}
+    if config.kind == "LSTM":
+        shapes_by_name["c0"] = _state_dims(config, batch, config.hidden_size)
+    return shapes_by_name
 
 
 def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> Value:

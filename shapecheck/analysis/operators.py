@@ -129,3 +129,23 @@ def reshaped_unknown(args: Args) -> Value:
         return UNKNOWN
     shape = tuple(d if d is not None else shapes.UNKNOWN_DIM for d in target)
     return Tensor(shape=shape, requires_grad=None, device=None, contiguous=None)
+
+
+def binary(left: Value, right: Value, op: cst.CSTNode) -> Value:
+    """``a + b``, ``a * b``, ``a @ b``: tensors broadcast, sizes multiply, tuples concatenate."""
+    if isinstance(op, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+        grads = transfer.any_requires_grad([left, right])
+        return Tensor(shape=None, requires_grad=grads)
+    if isinstance(left, Tensor) or isinstance(right, Tensor):
+        return elementwise(left, right)
+    if isinstance(left, Int) and isinstance(right, Int):
+        return Int(dim_arithmetic(left.dim, right.dim, op))
+    if (
+        isinstance(left, Seq)
+        and isinstance(right, Seq)
+        and isinstance(op, (cst.Add, cst.AddAssign))
+        and left.items is not None
+        and right.items is not None
+    ):
+        return Seq(items=left.items + right.items)
+    return UNKNOWN

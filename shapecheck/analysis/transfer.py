@@ -278,6 +278,20 @@ def _plain(target: list[Dim | None]) -> Shape | None:
     return None if None in target else tuple(target)
 
 
+def view_raises(t: Tensor, target: list[Dim | None] | None) -> bool:
+    """Whether ``t.view(*target)`` provably fails: a permute made ``t`` non-contiguous
+    and the view merges or splits dims that the permute moved. A view that keeps every
+    dim up to the last moved one still works."""
+    if t.contiguous is not False or t.layout_op is None or t.shape is None or target is None:
+        return False
+    moved = [i for i, axis in enumerate(t.layout_op.order) if axis != i]
+    last_moved = max(moved) if moved else -1
+    if len(target) <= last_moved:
+        return True
+    kept = target[: last_moved + 1]
+    return not all(d is not None and d.same_size(t.shape[i]) for i, d in enumerate(kept))
+
+
 def unsqueeze_method(t: Tensor, args: Args) -> Value:
     axis = as_int(args.get(0, "dim"))
     shape = shapes.unsqueeze(t.shape, axis) if t.shape is not None and axis is not None else None
@@ -341,11 +355,7 @@ def max_method(t: Tensor, args: Args) -> Value:
 
 
 def same(t: Tensor, args: Args) -> Value:
-    return t
-
-
-def fresh(t: Tensor, args: Args) -> Value:
-    """Casts and elementwise ops: same shape, and (preserve_format) the same strides."""
+    """Casts, pointwise ops, clone: same shape and (preserve_format) the same strides."""
     return t
 
 
@@ -462,7 +472,7 @@ for _name in (
     "pin_memory",
     "astype",
 ):
-    TENSOR_METHODS[_name] = fresh
+    TENSOR_METHODS[_name] = same
 
 
 def tensor_attribute(t: Tensor, name: str) -> Value:
@@ -671,9 +681,9 @@ def loss(args: Args) -> Value:
     return Tensor(shape=shape, requires_grad=grad, origin=args.node)
 
 
-def _elementwise(args: Args) -> Value:
+def _pointwise(args: Args) -> Value:
     t = tensor_of(args.get(0, "input"))
-    return fresh(t, args) if t is not None else UNKNOWN
+    return t if t is not None else UNKNOWN
 
 
 def _max_fn(args: Args) -> Value:
@@ -827,16 +837,16 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.stack": _stack,
     "torch.argmax": _on_first(reduce_method(False)),
     "torch.max": _max_fn,
-    "torch.sigmoid": _elementwise,
-    "torch.tanh": _elementwise,
-    "torch.relu": _elementwise,
-    "torch.softmax": _elementwise,
-    "torch.log_softmax": _elementwise,
-    "torch.exp": _elementwise,
-    "torch.nn.functional.relu": _elementwise,
-    "torch.nn.functional.softmax": _elementwise,
-    "torch.nn.functional.log_softmax": _elementwise,
-    "torch.nn.functional.dropout": _elementwise,
+    "torch.sigmoid": _pointwise,
+    "torch.tanh": _pointwise,
+    "torch.relu": _pointwise,
+    "torch.softmax": _pointwise,
+    "torch.log_softmax": _pointwise,
+    "torch.exp": _pointwise,
+    "torch.nn.functional.relu": _pointwise,
+    "torch.nn.functional.softmax": _pointwise,
+    "torch.nn.functional.log_softmax": _pointwise,
+    "torch.nn.functional.dropout": _pointwise,
     "torch.nn.functional.one_hot": _one_hot,
     "torch.nn.functional.cross_entropy": loss,
     "torch.nn.functional.mse_loss": loss,
@@ -879,6 +889,6 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
 
 # nn.functional spells some names differently; F.tanh etc. keep shapes.
 for _name in ("tanh", "sigmoid", "gelu", "leaky_relu", "elu", "normalize", "layer_norm"):
-    FUNCTIONS[f"torch.nn.functional.{_name}"] = _elementwise
+    FUNCTIONS[f"torch.nn.functional.{_name}"] = _pointwise
 
 BUILTINS = frozenset(n.removeprefix("builtins.") for n in FUNCTIONS if n.startswith("builtins."))
