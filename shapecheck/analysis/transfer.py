@@ -445,9 +445,6 @@ for _name in (
     "double",
     "half",
     "bfloat16",
-    "long",
-    "int",
-    "bool",
     "abs",
     "exp",
     "log",
@@ -473,6 +470,10 @@ for _name in (
     "astype",
 ):
     TENSOR_METHODS[_name] = same
+
+# Integer and bool tensors cannot require grad, so these casts also detach.
+for _name in ("long", "int", "short", "byte", "bool"):
+    TENSOR_METHODS[_name] = detach_method
 
 
 def tensor_attribute(t: Tensor, name: str) -> Value:
