@@ -59,18 +59,35 @@ def expected(m: Mismatch) -> str:
 
 
 def drop_op(ctx: RuleContext, op: LayoutOp) -> NodeEdit:
-    """Replace ``x.permute(...)`` by ``x``."""
+    """Replace ``x.permute(...)`` by ``x``; delete ``x = x.permute(...)`` outright."""
+    assign = ctx.parent(op.node)
+    line = ctx.parent(assign) if isinstance(assign, cst.Assign) else None
+    block = ctx.parent(line) if isinstance(line, cst.SimpleStatementLine) else None
+    if (
+        isinstance(assign, cst.Assign)
+        and isinstance(line, cst.SimpleStatementLine)
+        and len(line.body) == 1
+        and len(assign.targets) == 1
+        and ctx.code(assign.targets[0].target) == ctx.code(op.subject)
+        and isinstance(block, (cst.IndentedBlock, cst.Module))
+        and len(block.body) > 1  # a block may not be left empty
+    ):
+        return NodeEdit(line, "", "remove")  # comments above the line stay
     return NodeEdit(op.node, ctx.code(op.subject))
 
 
 def reorder_op(ctx: RuleContext, op: LayoutOp, order: tuple[int, ...]) -> NodeEdit:
     receiver = ctx.code(op.subject)
     call = describe.order_call(op.method if op.method != "t" else "permute", order)
-    if isinstance(op.node.func, cst.Attribute):
+    func = op.node.func
+    if isinstance(func, cst.Attribute) and func.value is op.subject:  # x.permute(...)
         return NodeEdit(op.node, f"{receiver}.{call}")
+    # torch.permute(x, (1, 0, 2)) takes its dims as one tuple; torch.transpose(x, 0, 1) not.
     prefix = ctx.code(op.node.func).rsplit(".", 1)[0]
     name, _, rest = call.partition("(")
-    return NodeEdit(op.node, f"{prefix}.{name}({receiver}, {rest}")
+    dims = rest.removesuffix(")")
+    arguments = f"({dims})" if name == "permute" else dims
+    return NodeEdit(op.node, f"{prefix}.{name}({receiver}, {arguments})")
 
 
 def with_batch_first(ctx: RuleContext, construction: cst.Call, value: bool) -> NodeEdit:

@@ -42,7 +42,9 @@ lstm = nn.LSTM(input_size=8, hidden_size=32, batch_first=True)
 or feed `x.transpose(0, 1)`.
 
 ## Fix safety
-Unsafe: the outputs change layout too, so code that indexes them may need changes.
+Unsafe: the fix adds `batch_first=True` to the layer, and the layer's outputs change
+layout too, so code that indexes them may need changes (SHP107 points at such code).
+The alternative, feeding `x.transpose(0, 1)`, is named in the message.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
@@ -39,7 +41,9 @@ torch.manual_seed(42)
 ```
 
 ## Fix safety
-Unsafe: it changes the random numbers the script draws.
+Unsafe: it changes the random numbers the script draws. The fix adds
+`torch.manual_seed(<same seed>)` below the first numpy or `random` seed call; when
+only torch's submodules are imported, it adds `import torch` below the imports too.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -62,11 +66,13 @@ Unsafe: it changes the random numbers the script draws.
             f"add {torch_name}.manual_seed({value})"
         )
         fix = None
-        if first.statement is not None and facts.torch_alias is not None:
+        if first.statement is not None:
+            edits = [NodeEdit(first.statement, f"{torch_name}.manual_seed({value})", "after")]
+            if facts.torch_alias is None:
+                # Only torch's submodules are bound (`from torch import nn`): import it too.
+                edits.insert(0, _import_torch(ctx, first.statement))
             fix = FixSpec(
-                f"Add `{torch_name}.manual_seed({value})`",
-                Applicability.UNSAFE,
-                (NodeEdit(first.statement, f"{torch_name}.manual_seed({value})", "after"),),
+                f"Add `{torch_name}.manual_seed({value})`", Applicability.UNSAFE, tuple(edits)
             )
         yield Report(
             node=first.node,
@@ -78,3 +84,17 @@ Unsafe: it changes the random numbers the script draws.
                 "torch_random_line": ctx.line(draw),
             },
         )
+
+
+def _import_torch(ctx: RuleContext, seed: cst.SimpleStatementLine) -> NodeEdit:
+    """``import torch`` below the module's last top-level import, or above the seed call."""
+    imports = [
+        statement
+        for statement in ctx.module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        and any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body)
+        and ctx.line(statement) < ctx.line(seed)
+    ]
+    if imports:
+        return NodeEdit(imports[-1], "import torch", "after")
+    return NodeEdit(seed, "import torch", "before")

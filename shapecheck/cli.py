@@ -7,21 +7,25 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from shapecheck import __version__, config, files
 from shapecheck.config import ConfigError, Settings
 from shapecheck.diagnostics import INTERNAL_ERROR, IO_ERROR, diagnostic
 from shapecheck.finding import Finding
-from shapecheck.report import RENDERERS
-from shapecheck.report.common import statistics
+from shapecheck.fixer import fix_text
+from shapecheck.report import RENDERERS, TEXT_FORMATS
+from shapecheck.report.common import Context, statistics, summary
 from shapecheck.rule import Rule
 from shapecheck.rules import all_rules
 from shapecheck.runner import check_source
+from shapecheck.text import split_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -82,6 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--isolated", action="store_true", help="Ignore configuration files")
     check.add_argument("-q", "--quiet", action="store_true", help="Print findings only, no summary")
+    fixing = check.add_argument_group("fixing")
+    fixing.add_argument("--fix", action="store_true", help="Apply the safe fixes")
+    fixing.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="Count unsafe fixes as applicable too: --fix applies them, and they show [*]",
+    )
+    fixing.add_argument(
+        "--diff",
+        action="store_true",
+        help="Print a unified diff of the fixes and write nothing (implies --fix-only)",
+    )
+    fixing.add_argument(
+        "--fix-only",
+        action="store_true",
+        help="Apply fixes and report nothing that remains (implies --fix)",
+    )
+    fixing.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="Exit 1 when anything was fixed, even if nothing remains",
+    )
 
     rule = commands.add_parser("rule", help="Explain a rule")
     rule.add_argument("code", nargs="?", help="A rule code or name")
@@ -137,39 +163,104 @@ def run_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rules = _all_rules()
     enabled = config.enabled_rules(settings, rules)
+    fix_only = args.fix_only or args.diff
+    fixing = args.fix or fix_only
     paths = args.paths or ["."]
+    reading_stdin = paths == ["-"]
     findings: list[Finding] = []
+    fixed: list[Finding] = []
     sources: dict[str, str] = {}
-    for path in ["-"] if paths == ["-"] else files.discover(paths, settings.exclude):
-        if path == "-":
-            name = args.stdin_filename or "-"
-            source = files.decode(sys.stdin.buffer.read(), name)
-        else:
-            name = path
-            source = files.read(path)
+    diffs: list[str] = []
+    for path in ["-"] if reading_stdin else files.discover(paths, settings.exclude):
+        name = (args.stdin_filename or "-") if path == "-" else path
+        source = files.decode(sys.stdin.buffer.read(), name) if path == "-" else files.read(path)
         if source.text is None:
             findings.append(diagnostic(IO_ERROR, name, f"{name}: {source.error}"))
             continue
-        sources[name] = source.text
         ignored = frozenset(config.ignored_codes(name, settings, rules))
-        findings.extend(check_source(source.text, name, enabled, ignored))
-    findings.sort(key=Finding.sort_key)
 
-    output = RENDERERS[settings.output_format](findings, sources)
-    if args.quiet and settings.output_format != "json":
-        output = "".join(
-            line
-            for line in output.splitlines(keepends=True)
-            if not line.startswith(("Found ", "All checks passed"))
-        )
-    sys.stdout.write(output)
+        def lint(text: str, name: str = name, ignored: frozenset[str] = ignored) -> list[Finding]:
+            return check_source(text, name, enabled, ignored)
+
+        if not fixing:
+            sources[name] = source.text
+            findings.extend(lint(source.text))
+            continue
+        result = fix_text(source.text, lint, unsafe=args.unsafe_fixes)
+        sources[name] = result.text
+        findings.extend(result.remaining)
+        fixed.extend(result.fixed)
+        if args.diff:
+            diffs.append(unified_diff(source.text, result.text, name))
+        elif path == "-":
+            sys.stdout.write(result.text)
+        elif result.text != source.text:
+            files.write_atomic(path, result.text, source.encoding)
+    findings.sort(key=Finding.sort_key)
+    # With stdin --fix the fixed source owns stdout, as with ruff; the report goes to stderr.
+    report = sys.stderr if fixing and reading_stdin and not args.diff else sys.stdout
+    if args.diff:
+        sys.stdout.write("".join(diffs))
+        _print_fix_count(len(fixed), "Would fix", sys.stderr)
+    elif fix_only:
+        _print_fix_count(len(fixed), "Fixed", report)
+    else:
+        _report(args, settings, findings, len(fixed), Context(sources, args.unsafe_fixes), report)
+    return _exit_code(args, findings, fixed, fix_only)
+
+
+def _report(
+    args: argparse.Namespace,
+    settings: Settings,
+    findings: list[Finding],
+    fixed: int,
+    context: Context,
+    out: TextIO,
+) -> None:
+    out.write(RENDERERS[settings.output_format](findings, context))
+    if settings.output_format in TEXT_FORMATS and not args.quiet:
+        if findings and settings.output_format == "full":
+            out.write("\n")
+        out.write(summary(findings, fixed, args.unsafe_fixes))
     if args.statistics and findings:
-        print(statistics(findings))
+        out.write(statistics(findings, args.unsafe_fixes) + "\n")
+
+
+def _print_fix_count(count: int, verb: str, out: TextIO) -> None:
+    if count:
+        out.write(f"{verb} {count} error{'s' if count != 1 else ''}.\n")
+    else:
+        out.write("No errors would be fixed.\n" if verb == "Would fix" else "No errors fixed.\n")
+
+
+def _exit_code(
+    args: argparse.Namespace, findings: list[Finding], fixed: list[Finding], fix_only: bool
+) -> int:
     if any(f.code == INTERNAL_ERROR[0] for f in findings):
         return EXIT_ERROR
-    if findings and not args.exit_zero:
+    if args.exit_zero:
+        return EXIT_CLEAN
+    if args.diff:
+        return EXIT_FINDINGS if fixed else EXIT_CLEAN
+    if fixed and args.exit_non_zero_on_fix:
+        return EXIT_FINDINGS
+    if findings and not fix_only:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    if before == after:
+        return ""
+    lines = difflib.unified_diff(
+        split_lines(before),
+        split_lines(after),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def run_rule(args: argparse.Namespace) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import os
+import stat
+import tempfile
 import tokenize
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +46,7 @@ class SourceFile:
     path: str
     text: str | None
     error: str | None = None
+    encoding: str = "utf-8"  # how to write it back: "utf-8-sig" keeps a BOM
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:
@@ -89,7 +93,7 @@ def decode(data: bytes, path: str) -> SourceFile:
         return SourceFile(path, None, "binary file (contains NUL bytes)")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return SourceFile(path, data.decode(encoding))
+        return SourceFile(path, data.decode(encoding), encoding=encoding)
     except (SyntaxError, LookupError, UnicodeDecodeError) as error:
         return SourceFile(path, None, f"cannot decode: {error}")
 
@@ -105,3 +109,26 @@ def read(path: str) -> SourceFile:
     except OSError as error:
         return SourceFile(path, None, error.strerror or str(error))
     return decode(data, path)
+
+
+def write_atomic(path: str, text: str, encoding: str = "utf-8") -> None:
+    """Replace a file's contents in one rename, keeping its permission bits.
+
+    A crash or a full disk leaves either the old file or the new one, never half of each.
+    ``newline=""`` semantics: the text's own line endings are written as they are.
+    """
+    data = text.encode(encoding)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".shapecheck-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -55,6 +55,8 @@ class Finding:
     help: str | None = None
     # The machine-readable claim behind the finding: inferred shapes and layer config.
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Why a fix was held back, and other remarks the fixer or verifier adds.
+    notes: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.filename, self.location.row, self.location.column, self.code)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from shapecheck.analysis import Facts
 from shapecheck.finding import Applicability, Severity
@@ -21,11 +21,15 @@ from shapecheck.finding import Applicability, Severity
 
 @dataclass(frozen=True, slots=True)
 class NodeEdit:
-    """Replace ``node`` with ``text``, or put ``text`` on a new line after the node."""
+    """Replace ``node`` with ``text``, put ``text`` on new lines after it, or remove it.
+
+    ``text`` may be a node instead: the runner then renders the module with it in
+    place, so libcst decides the indentation of a statement moved into a new block.
+    """
 
     node: cst.CSTNode
-    text: str
-    where: str = "replace"  # or "after"
+    text: str | cst.CSTNode
+    where: str = "replace"  # or "after" / "before" (new lines), or "remove" (a statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class RuleContext:
         self.module = module
         self.facts = facts
         self._positions: Any = None
+        self._parents: Any = None
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
@@ -81,6 +86,20 @@ class RuleContext:
 
     def line(self, node: cst.CSTNode) -> int:
         return self.position(node).start.line
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        if self._parents is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._parents = wrapper.resolve(ParentNodeProvider)
+        return self._parents.get(node)
+
+    def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+        """Whether ``inner`` lies within ``outer`` in the source."""
+        a, b = self.position(outer), self.position(inner)
+        return (a.start.line, a.start.column) <= (b.start.line, b.start.column) and (
+            b.end.line,
+            b.end.column,
+        ) <= (a.end.line, a.end.column)
 
 
 def unique(items, key=id) -> Iterator:

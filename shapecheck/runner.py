@@ -12,6 +12,7 @@ from shapecheck.analysis import analyze
 from shapecheck.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.finding import Edit, Finding, Fix, Location
 from shapecheck.rule import NodeEdit, Report, Rule, RuleContext
+from shapecheck.text import split_lines
 
 
 def check_source(
@@ -101,14 +102,34 @@ def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Fin
 
 
 def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
+    if isinstance(edit.text, cst.CSTNode):
+        return line_edit(ctx.module.code, ctx.module.deep_replace(edit.node, edit.text).code)
     where = ctx.position(edit.node)
+    if edit.where == "remove":
+        # The statement's own lines only: the comment lines above it stay.
+        return Edit("", Location(where.start.line, 1), Location(where.end.line + 1, 1))
     start = Location(where.start.line, where.start.column + 1)
     end = Location(where.end.line, where.end.column + 1)
-    if edit.where == "after":
-        # A new statement on its own line below, at the same indentation.
-        below = Location(where.end.line + 1, 1)
-        return Edit(" " * where.start.column + edit.text + "\n", below, below)
+    if edit.where in ("after", "before"):
+        # New statements on their own lines, at the same indentation.
+        indent = " " * where.start.column
+        row = where.end.line + 1 if edit.where == "after" else where.start.line
+        lines = "".join(f"{indent}{line}\n" for line in edit.text.splitlines())
+        return Edit(lines, Location(row, 1), Location(row, 1))
     return Edit(edit.text, start, end)
+
+
+def line_edit(old: str, new: str) -> Edit:
+    """The one edit that turns ``old`` into ``new``: the run of lines that differ."""
+    before, after = split_lines(old), split_lines(new)
+    head = 0
+    while head < min(len(before), len(after)) and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    content = "".join(after[head : len(after) - tail])
+    return Edit(content, Location(head + 1, 1), Location(len(before) - tail + 1, 1))
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -31,8 +31,11 @@ def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
     result = run_cli("check", "--output-format", "concise", BUGGY)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[-1] == "Found 5 errors (4 with a suggested fix)."
-    rows = [int(line.split(":")[1]) for line in lines[:-1]]
+    assert lines[-2:] == [
+        "Found 5 errors.",
+        "No fixes available (5 hidden fixes can be enabled with the `--unsafe-fixes` option).",
+    ]
+    rows = [int(line.split(":")[1]) for line in lines[:-2]]
     assert rows == sorted(rows) == [14, 95, 97, 106, 124]
     assert lines[1].startswith(f"{BUGGY}:95:26: SHP101 inputs_one_hot has shape (batch=1, ")
 

@@ -1,16 +1,23 @@
-"""Output formats: ``full`` (the default), ``concise`` and ``json``."""
+"""Output formats: ``full`` (the default), ``concise`` and ``json``.
+
+A renderer turns findings into text; the closing summary of the text formats is the
+command line's job, since only it knows what was fixed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from shapecheck.finding import Finding
 from shapecheck.report import concise, full, jsonfmt
+from shapecheck.report.common import Context
 
-Renderer = Callable[[Sequence[Finding], Mapping[str, str]], str]
+Renderer = Callable[[Sequence[Finding], Context], str]
 
 RENDERERS: dict[str, Renderer] = {
     "concise": concise.render,
     "full": full.render,
     "json": jsonfmt.render,
 }
+# Formats read by people, which end with a summary line.
+TEXT_FORMATS = frozenset({"concise", "full"})

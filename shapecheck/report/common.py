@@ -1,38 +1,70 @@
-"""Pieces the text formats share: the fixable marker and the closing summary."""
+"""Pieces the formats share: what a run knows, the fixable marker, the summary."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from shapecheck.finding import Applicability, Finding
 
 
-def fixable(finding: Finding) -> bool:
-    """ruff's ``[*]``: a fix that is safe to apply, with edits to apply."""
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the renderers may need beyond the findings."""
+
+    sources: Mapping[str, str] = field(default_factory=dict)  # path → text, for excerpts
+    unsafe_fixes: bool = False  # whether unsafe fixes count as applicable
+
+
+def fixable(finding: Finding, unsafe: bool = False) -> bool:
+    """ruff's ``[*]``: a fix ``--fix`` would apply (with ``--unsafe-fixes``, unsafe ones too)."""
     fix = finding.fix
-    return fix is not None and fix.applicability is Applicability.SAFE and bool(fix.edits)
+    if fix is None or not fix.edits:
+        return False
+    return fix.applicability is Applicability.SAFE or unsafe
 
 
-def header(finding: Finding) -> str:
-    marker = "[*] " if fixable(finding) else ""
+def header(finding: Finding, context: Context) -> str:
+    marker = "[*] " if fixable(finding, context.unsafe_fixes) else ""
     where = f"{finding.filename}:{finding.location.row}:{finding.location.column}"
     return f"{where}: {finding.code} {marker}{finding.message}"
 
 
-def summary(findings: Sequence[Finding]) -> str:
-    if not findings:
-        return "All checks passed!"
-    count = len(findings)
-    noun = "error" if count == 1 else "errors"
-    with_fix = sum(1 for f in findings if f.fix is not None and f.fix.edits)
-    suffix = f" ({with_fix} with a suggested fix)" if with_fix else ""
-    return f"Found {count} {noun}{suffix}."
+def _errors(count: int) -> str:
+    return f"{count} error" if count == 1 else f"{count} errors"
 
 
-def statistics(findings: Sequence[Finding]) -> str:
+def summary(remaining: Sequence[Finding], fixed: int = 0, unsafe: bool = False) -> str:
+    """ruff's closing lines: counts, then what ``--fix`` and ``--unsafe-fixes`` would do."""
+    if not remaining and not fixed:
+        return "All checks passed!\n"
+    if fixed:
+        lines = [
+            f"Found {_errors(len(remaining) + fixed)} ({fixed} fixed, {len(remaining)} remaining)."
+        ]
+    else:
+        lines = [f"Found {_errors(len(remaining))}."]
+    with_edits = [f for f in remaining if f.fix is not None and f.fix.edits and not f.notes]
+    applicable = sum(1 for f in with_edits if fixable(f, unsafe))
+    hidden = len(with_edits) - applicable
+    hint = ""
+    if hidden:
+        noun = "fix" if hidden == 1 else "fixes"
+        hint = f"{hidden} hidden {noun} can be enabled with the `--unsafe-fixes` option"
+    if applicable:
+        option = "`--fix --unsafe-fixes`" if unsafe else "`--fix`"
+        lines.append(
+            f"[*] {applicable} fixable with the {option} option" + (f" ({hint})." if hint else ".")
+        )
+    elif hint:
+        lines.append(f"No fixes available ({hint}).")
+    return "\n".join(lines) + "\n"
+
+
+def statistics(findings: Sequence[Finding], unsafe: bool = False) -> str:
     counts = Counter((f.code, f.name) for f in findings)
-    fixable_codes = {f.code for f in findings if fixable(f)}
+    fixable_codes = {f.code for f in findings if fixable(f, unsafe)}
     lines = []
     for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         marker = "[*] " if code in fixable_codes else ""

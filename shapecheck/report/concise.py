@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from shapecheck.finding import Finding
-from shapecheck.report.common import header, summary
+from shapecheck.report.common import Context, header
 
 
-def render(findings: Sequence[Finding], sources: Mapping[str, str]) -> str:
-    lines = [header(f) for f in findings]
-    lines.append(summary(findings))
-    return "\n".join(lines) + "\n"
+def render(findings: Sequence[Finding], context: Context) -> str:
+    return "".join(header(f, context) + "\n" for f in findings)

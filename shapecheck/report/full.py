@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from shapecheck.finding import Finding
-from shapecheck.report.common import header, summary
+from shapecheck.report.common import Context, header
 
 CONTEXT_LINES = 1
 
 
-def render(findings: Sequence[Finding], sources: Mapping[str, str]) -> str:
-    blocks = [_block(f, sources.get(f.filename)) for f in findings]
-    blocks.append(summary(findings) + "\n")
-    return "\n".join(blocks)
+def render(findings: Sequence[Finding], context: Context) -> str:
+    return "\n".join(_block(f, context) for f in findings)
 
 
-def _block(finding: Finding, source: str | None) -> str:
-    out = [header(finding)]
+def _block(finding: Finding, context: Context) -> str:
+    source = context.sources.get(finding.filename)
+    out = [header(finding, context)]
     lines = source.splitlines() if source is not None else []
     row = finding.location.row
     if 1 <= row <= len(lines):
@@ -31,8 +30,10 @@ def _block(finding: Finding, source: str | None) -> str:
             if number == row:
                 out.append(gutter + " " + _caret(finding, text))
         out.append(gutter)
+    pad = " " * (len(str(row)) + 1)
     if finding.help:
-        out.append(f"{' ' * (len(str(row)) + 1)}= help: {finding.help}")
+        out.append(f"{pad}= help: {finding.help}")
+    out.extend(f"{pad}= note: {note}" for note in finding.notes)
     return "\n".join(out) + "\n"
 
 

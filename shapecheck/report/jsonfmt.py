@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from shapecheck.finding import Finding, Location
+from shapecheck.report.common import Context
 
 
 def _location(where: Location) -> dict[str, int]:
@@ -39,8 +40,9 @@ def as_dict(finding: Finding) -> dict[str, Any]:
             ],
         },
         "evidence": finding.evidence,
+        "notes": list(finding.notes),
     }
 
 
-def render(findings: Sequence[Finding], sources: Mapping[str, str]) -> str:
+def render(findings: Sequence[Finding], context: Context) -> str:
     return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"
