@@ -132,7 +132,7 @@ def flip_batch_first(ctx: RuleContext, m: Mismatch, layout: str) -> Report:
         message=message,
         help=advice[0].upper() + advice[1:],
         fix=fix,
-        evidence=evidence(ctx, m),
+        evidence=evidence(ctx, m) | {"suggested_batch_first": flag},
     )
 
 

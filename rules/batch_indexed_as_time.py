@@ -16,6 +16,7 @@ class BatchIndexedAsTime(Rule):
     code = "SHP107"
     name = "batch-indexed-as-time"
     severity = Severity.ERROR
+    claim = "batch-index"
     summary = "The last time step is taken from the batch axis of a recurrent output"
     doc = """
 ## What it does

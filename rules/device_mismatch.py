@@ -13,6 +13,7 @@ class DeviceMismatch(Rule):
     code = "SHP302"
     name = "device-mismatch"
     severity = Severity.ERROR
+    claim = "device"
     summary = "The model is moved with .to(device) or .cuda(), but its input stays on the CPU"
     doc = """
 ## What it does

@@ -15,6 +15,7 @@ class EvalWithoutNoGrad(Rule):
     code = "SHP201"
     name = "eval-without-no-grad"
     severity = Severity.WARNING
+    claim = "grad-in-eval"
     summary = "A model in eval mode runs forward passes with autograd still on"
     doc = """
 ## What it does

@@ -22,6 +22,7 @@ class HiddenStateShape(Rule):
     code = "SHP106"
     name = "hidden-state-shape"
     severity = Severity.ERROR
+    claim = "hidden-state"
     summary = "h0 or c0 is not (num_layers * directions, batch, hidden_size)"
     doc = """
 ## What it does
@@ -118,6 +119,8 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
                 "shape": describe.shape_json(shape),
                 "layer": describe.config_json(config),
                 "layer_call": {"line": ctx.line(call.node)},
+                # The fix's effect, for --verify to run: the first two sizes swapped.
+                "suggested_order": [1, 0, 2] if fix is not None else None,
             },
         )
 

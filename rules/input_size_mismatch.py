@@ -20,6 +20,7 @@ class InputSizeMismatch(Rule):
     code = "SHP104"
     name = "input-size-mismatch"
     severity = Severity.ERROR
+    claim = "layout"
     summary = "The input's feature dimension differs from the recurrent layer's input_size"
     doc = """
 ## What it does

@@ -15,6 +15,7 @@ class MissingBatchFirst(Rule):
     code = "SHP102"
     name = "missing-batch-first"
     severity = Severity.ERROR
+    claim = "layout"
     summary = "Batch-major data reaches a recurrent layer built without batch_first=True"
     doc = """
 ## What it does

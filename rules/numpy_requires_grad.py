@@ -16,6 +16,7 @@ class NumpyRequiresGrad(Rule):
     code = "SHP202"
     name = "numpy-requires-grad"
     severity = Severity.ERROR
+    claim = "numpy-grad"
     summary = ".numpy() on a tensor that requires grad"
     doc = """
 ## What it does

@@ -16,6 +16,7 @@ class PermuteOrder(Rule):
     code = "SHP101"
     name = "permute-order"
     severity = Severity.ERROR
+    claim = "layout"
     summary = "A permute or transpose leaves the recurrent layer's input in the wrong order"
     doc = """
 ## What it does

@@ -24,6 +24,7 @@ class SeqMajorIntoBatchFirst(Rule):
     code = "SHP103"
     name = "seq-major-into-batch-first"
     severity = Severity.ERROR
+    claim = "layout"
     summary = "Seq-major data, or a leftover permute, feeds a batch_first=True recurrent layer"
     doc = """
 ## What it does

@@ -14,6 +14,7 @@ class UnseededTorch(Rule):
     code = "SHP301"
     name = "unseeded-torch"
     severity = Severity.WARNING
+    claim = "unseeded"
     summary = "random or numpy is seeded but torch is not"
     doc = """
 ## What it does

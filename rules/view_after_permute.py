@@ -15,6 +15,7 @@ class ViewAfterPermute(Rule):
     code = "SHP105"
     name = "view-after-permute"
     severity = Severity.ERROR
+    claim = "view"
     summary = ".view() on a tensor made non-contiguous by permute or transpose"
     doc = """
 ## What it does
@@ -64,5 +65,8 @@ Safe: the original call raises, so no working code changes behaviour.
                 evidence={
                     "shape": describe.shape_json(t.shape),
                     "transform": {"op": op.method, "order": list(op.order)},
+                    "view": None
+                    if call.target is None
+                    else [None if d is None else describe.dim_json(d) for d in call.target],
                 },
             )

@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from shapecheck import __version__, config, files
+from shapecheck import __version__, config, files, verify
 from shapecheck.config import ConfigError, Settings
 from shapecheck.diagnostics import INTERNAL_ERROR, IO_ERROR, diagnostic
-from shapecheck.finding import Finding
+from shapecheck.finding import Finding, Status
 from shapecheck.fixer import fix_text
 from shapecheck.report import RENDERERS, TEXT_FORMATS
 from shapecheck.report.common import Context, statistics, summary
@@ -109,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="Exit 1 when anything was fixed, even if nothing remains",
     )
 
+    verifying = check.add_argument_group("verification (needs the verify extra)")
+    verifying.add_argument(
+        "--verify",
+        action="store_true",
+        help="Confirm each finding by running a corrected reference model on synthetic data",
+    )
+    verifying.add_argument(
+        "--device",
+        choices=verify.DEVICES,
+        default="auto",
+        help="Where --verify runs (default: auto, CUDA when available)",
+    )
+    verifying.add_argument(
+        "--show-refuted", action="store_true", help="Also show findings that --verify refuted"
+    )
+
     rule = commands.add_parser("rule", help="Explain a rule")
     rule.add_argument("code", nargs="?", help="A rule code or name")
     rule.add_argument("--all", action="store_true", help="Explain every rule")
@@ -123,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(args)
         if args.command == "rule":
             return run_rule(args)
-    except ConfigError as error:
+    except (ConfigError, verify.VerifyUnavailable) as error:
         print(f"shapecheck: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `shapecheck check | head`
@@ -165,6 +181,7 @@ def run_check(args: argparse.Namespace) -> int:
     enabled = config.enabled_rules(settings, rules)
     fix_only = args.fix_only or args.diff
     fixing = args.fix or fix_only
+    verifier = verify.load(args.device) if args.verify else None
     paths = args.paths or ["."]
     reading_stdin = paths == ["-"]
     findings: list[Finding] = []
@@ -186,7 +203,8 @@ def run_check(args: argparse.Namespace) -> int:
             sources[name] = source.text
             findings.extend(lint(source.text))
             continue
-        result = fix_text(source.text, lint, unsafe=args.unsafe_fixes)
+        veto = verifier.veto if verifier is not None else None
+        result = fix_text(source.text, lint, unsafe=args.unsafe_fixes, veto=veto)
         sources[name] = result.text
         findings.extend(result.remaining)
         fixed.extend(result.fixed)
@@ -197,6 +215,13 @@ def run_check(args: argparse.Namespace) -> int:
         elif result.text != source.text:
             files.write_atomic(path, result.text, source.encoding)
     findings.sort(key=Finding.sort_key)
+    refuted = 0
+    if verifier is not None:
+        findings = [replace(f, verification=verifier.verify(f)) for f in findings]
+        kept = [f for f in findings if f.verification.status is not Status.REFUTED]
+        refuted = len(findings) - len(kept)
+        if not args.show_refuted:
+            findings = kept
     # With stdin --fix the fixed source owns stdout, as with ruff; the report goes to stderr.
     report = sys.stderr if fixing and reading_stdin and not args.diff else sys.stdout
     if args.diff:
@@ -206,6 +231,11 @@ def run_check(args: argparse.Namespace) -> int:
         _print_fix_count(len(fixed), "Fixed", report)
     else:
         _report(args, settings, findings, len(fixed), Context(sources, args.unsafe_fixes), report)
+        if refuted and not args.show_refuted and not args.quiet:
+            report.write(
+                f"{refuted} finding{'s' if refuted != 1 else ''} refuted by --verify and hidden "
+                f"(--show-refuted shows them).\n"
+            )
     return _exit_code(args, findings, fixed, fix_only)
 
 

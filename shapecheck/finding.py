@@ -42,6 +42,22 @@ class Fix:
     edits: tuple[Edit, ...] = ()
 
 
+class Status(str, Enum):
+    """What running the reference model said about a finding's claim."""
+
+    CONFIRMED = "confirmed"
+    REFUTED = "refuted"
+    NOT_CHECKABLE = "not-checkable"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    status: Status
+    detail: str
+    fix_passed: bool | None = None  # None: no fix, or nothing to run it on
+    device: str = "cpu"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str
@@ -57,6 +73,7 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Why a fix was held back, and other remarks the fixer or verifier adds.
     notes: tuple[str, ...] = ()
+    verification: Verification | None = None
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.filename, self.location.row, self.location.column, self.code)

@@ -58,6 +58,8 @@ class Rule:
     severity: ClassVar[Severity] = Severity.WARNING
     default_enabled: ClassVar[bool] = True
     summary: ClassVar[str]
+    # The kind of claim the evidence makes, for --verify to run: "layout", "view", ...
+    claim: ClassVar[str | None] = None
     # Sections: What it does / Why is this wrong / Example / Fix / Fix safety.
     doc: ClassVar[str]
 

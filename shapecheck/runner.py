@@ -97,7 +97,7 @@ def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Fin
         severity=rule.severity,
         fix=fix,
         help=report.help,
-        evidence=report.evidence,
+        evidence={"claim": rule.claim, **report.evidence} if rule.claim else report.evidence,
     )
 
 

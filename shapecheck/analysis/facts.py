@@ -16,6 +16,8 @@ from shapecheck.analysis.values import Instance, Layer, Tensor, Value
 if TYPE_CHECKING:
     import libcst as cst
 
+    from shapecheck.analysis.shapes import Dim
+
 
 @dataclass(frozen=True, slots=True)
 class RecurrentCall:
@@ -85,6 +87,7 @@ class ViewCall:
     node: cst.Call = field(repr=False)
     tensor: Tensor
     raises: bool  # the tensor's strides cannot give the requested shape
+    target: tuple[Dim | None, ...] | None = None  # the requested sizes; None where unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -832,11 +832,13 @@ class Interpreter:
             if name == "numpy" and not tensor.numpy:
                 self.facts.numpy_calls.append(NumpyCall(node=node, tensor=tensor))
             elif name == "view" and not tensor.numpy:
+                target = transfer.target_dims(args.pos)
                 self.facts.view_calls.append(
                     ViewCall(
                         node=node,
                         tensor=tensor,
-                        raises=transfer.view_raises(tensor, transfer.target_dims(args.pos)),
+                        raises=transfer.view_raises(tensor, target),
+                        target=None if target is None else tuple(target),
                     )
                 )
         if tensor.numpy and name == "transpose":

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shapecheck.finding import Applicability, Finding
+from shapecheck.finding import Applicability, Finding, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +70,9 @@ def statistics(findings: Sequence[Finding], unsafe: bool = False) -> str:
         marker = "[*] " if code in fixable_codes else ""
         lines.append(f"{count:>5}\t{code}\t{marker}{name}")
     return "\n".join(lines)
+
+
+def verdict_text(verdict: Verification) -> str:
+    """``confirmed on cpu: <detail>; the fix passes``, on one line."""
+    fix = {True: "; the fix passes", False: "; the fix FAILS", None: ""}[verdict.fix_passed]
+    return f"{verdict.status.value} on {verdict.device}: {verdict.detail}{fix}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shapecheck.finding import Finding
-from shapecheck.report.common import Context, header
+from shapecheck.report.common import Context, header, verdict_text
 
 CONTEXT_LINES = 1
 
@@ -34,6 +34,8 @@ def _block(finding: Finding, context: Context) -> str:
     if finding.help:
         out.append(f"{pad}= help: {finding.help}")
     out.extend(f"{pad}= note: {note}" for note in finding.notes)
+    if finding.verification is not None:
+        out.append(f"{pad}= verify: {verdict_text(finding.verification)}")
     return "\n".join(out) + "\n"
 
 

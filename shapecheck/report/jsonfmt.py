@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from shapecheck.finding import Finding, Location
+from shapecheck.finding import Finding, Location, Verification
 from shapecheck.report.common import Context
 
 
@@ -41,6 +41,18 @@ def as_dict(finding: Finding) -> dict[str, Any]:
         },
         "evidence": finding.evidence,
         "notes": list(finding.notes),
+        "verification": None
+        if finding.verification is None
+        else verification(finding.verification),
+    }
+
+
+def verification(verdict: Verification) -> dict[str, Any]:
+    return {
+        "status": verdict.status.value,
+        "detail": verdict.detail,
+        "fix_passed": verdict.fix_passed,
+        "device": verdict.device,
     }
 
 
