@@ -99,6 +99,53 @@ def main() -> None:
         f"single-file CLI wall time: {best_time(cli, args.rounds) * 1000:.0f} ms "
         f"(python -c 'import libcst': {best_time(bare, args.rounds) * 1000:.0f} ms)"
     )
+    verify_overhead(one_file, texts, rules, args.rounds)
+
+
+def verify_overhead(one_file: str, texts: dict[str, str], rules, rounds: int) -> None:
+    """What --verify adds: importing torch once, then each finding's reference runs."""
+    try:
+        from shapecheck import verify
+
+        verify.load("cpu")
+    except Exception as error:  # the verify extra is optional
+        print(f"--verify: not measured ({error})")
+        return
+    probe = (
+        "import time; start = time.perf_counter(); from shapecheck import verify; "
+        "verify.load('cpu'); print(time.perf_counter() - start)"
+    )
+    imports = min(
+        float(
+            subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(rounds)
+    )
+    findings = [f for path, text in texts.items() for f in check_source(text, path, rules)]
+
+    def verify_all() -> None:
+        verifier = verify.load("cpu")  # a fresh cache: every finding runs
+        for finding in findings:
+            verifier.verify(finding)
+
+    per_finding = best_time(verify_all, rounds) / max(1, len(findings))
+
+    def cli(*extra: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "shapecheck", "check", "--isolated", *extra, one_file],
+            capture_output=True,
+            check=False,
+        )
+
+    plain, verified = best_time(cli, rounds), best_time(lambda: cli("--verify"), rounds)
+    print(f"--verify import of torch, jaxtyping, beartype: {imports * 1000:.0f} ms per run")
+    print(f"--verify per checked finding: {per_finding * 1000:.1f} ms ({len(findings)} findings)")
+    print(
+        f"--verify single-file CLI wall time: {verified * 1000:.0f} ms "
+        f"(without --verify: {plain * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":
