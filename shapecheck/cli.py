@@ -7,24 +7,24 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from shapecheck import __version__, config, files, verify
+from shapecheck.checking import FixOptions, check_file
 from shapecheck.config import ConfigError, Settings
-from shapecheck.diagnostics import INTERNAL_ERROR, IO_ERROR, diagnostic
+from shapecheck.diagnostics import INTERNAL_ERROR, KINDS
 from shapecheck.finding import Finding, Status
-from shapecheck.fixer import fix_text
 from shapecheck.report import RENDERERS, TEXT_FORMATS
 from shapecheck.report.common import Context, statistics, summary
 from shapecheck.rule import Rule
 from shapecheck.rules import all_rules
-from shapecheck.runner import check_source
 from shapecheck.text import split_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="PATH", help="Use this pyproject.toml (or shapecheck.toml)"
     )
     check.add_argument("--isolated", action="store_true", help="Ignore configuration files")
+    check.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="Apply excludes to files named on the command line too (for pre-commit)",
+    )
+    check.add_argument(
+        "-o", "--output-file", metavar="PATH", help="Write the report to a file, not stdout"
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="Print findings only, no summary")
     fixing = check.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="Apply the safe fixes")
@@ -153,67 +161,76 @@ def _all_rules() -> tuple[type[Rule], ...]:
     return all_rules()
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _overrides(args: argparse.Namespace) -> Callable[[Settings], Settings]:
+    """The command line's settings, laid over a configuration file's."""
+    select = _selectors(args.select)
+
+    def apply(settings: Settings) -> Settings:
+        return replace(
+            settings,
+            select=select if select is not None else settings.select,
+            extend_select=[*settings.extend_select, *(_selectors(args.extend_select) or [])],
+            ignore=[*settings.ignore, *(_selectors(args.ignore) or [])],
+            exclude=[*settings.exclude, *(args.exclude or [])],
+            output_format=args.output_format or settings.output_format or "full",
+        )
+
+    return apply
+
+
+def _resolver(args: argparse.Namespace) -> config.Resolver:
+    fixed = None
     if args.isolated:
-        settings = Settings()
+        fixed = Settings()
     elif args.config:
         path = Path(args.config)
         if not path.is_file():
             raise ConfigError(f"config file {args.config} does not exist")
-        settings = config.load(path)
-    else:
-        found = config.find_config(Path.cwd())
-        settings = config.load(found) if found else Settings()
-    select = _selectors(args.select)
-    return replace(
-        settings,
-        select=select if select is not None else settings.select,
-        extend_select=[*settings.extend_select, *(_selectors(args.extend_select) or [])],
-        ignore=[*settings.ignore, *(_selectors(args.ignore) or [])],
-        exclude=[*settings.exclude, *(args.exclude or [])],
-        output_format=args.output_format or settings.output_format or "full",
-    )
+        fixed = config.load(path)
+    return config.Resolver(_overrides(args), fixed)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    resolver = _resolver(args)
+    # Output options come from the configuration that governs the current folder.
+    settings = resolver.for_path(".")
     rules = _all_rules()
-    enabled = config.enabled_rules(settings, rules)
     fix_only = args.fix_only or args.diff
-    fixing = args.fix or fix_only
     verifier = verify.load(args.device) if args.verify else None
+    fixing = None
+    if args.fix or fix_only:
+        fixing = FixOptions(args.unsafe_fixes, verifier.veto if verifier is not None else None)
     paths = args.paths or ["."]
     reading_stdin = paths == ["-"]
     findings: list[Finding] = []
     fixed: list[Finding] = []
     sources: dict[str, str] = {}
     diffs: list[str] = []
-    for path in ["-"] if reading_stdin else files.discover(paths, settings.exclude):
+    checked = 0
+    targets = (
+        ["-"] if reading_stdin else files.discover(paths, resolver.excluded, args.force_exclude)
+    )
+    for path in targets:
         name = (args.stdin_filename or "-") if path == "-" else path
+        file_settings = resolver.for_path(name if name != "-" else ".")
+        if path == "-" and args.stdin_filename and resolver.excluded(name) and args.force_exclude:
+            continue
         source = files.decode(sys.stdin.buffer.read(), name) if path == "-" else files.read(path)
-        if source.text is None:
-            findings.append(diagnostic(IO_ERROR, name, f"{name}: {source.error}"))
-            continue
-        ignored = frozenset(config.ignored_codes(name, settings, rules))
-
-        def lint(text: str, name: str = name, ignored: frozenset[str] = ignored) -> list[Finding]:
-            return check_source(text, name, enabled, ignored)
-
-        if not fixing:
-            sources[name] = source.text
-            findings.extend(lint(source.text))
-            continue
-        veto = verifier.veto if verifier is not None else None
-        result = fix_text(source.text, lint, unsafe=args.unsafe_fixes, veto=veto)
-        sources[name] = result.text
-        findings.extend(result.remaining)
-        fixed.extend(result.fixed)
+        enabled = _enabled(file_settings, rules)
+        ignored = frozenset(config.ignored_codes(name, file_settings, rules))
+        outcome = check_file(name, source, enabled, ignored, fixing)
+        checked += 1
+        findings.extend(outcome.findings)
+        fixed.extend(outcome.fixed)
+        sources.update(outcome.sources)
         if args.diff:
-            diffs.append(unified_diff(source.text, result.text, name))
-        elif path == "-":
-            sys.stdout.write(result.text)
-        elif result.text != source.text:
-            files.write_atomic(path, result.text, source.encoding)
+            diffs.append(unified_diff(outcome.code_before, outcome.code_after, name))
+        elif path == "-" and fixing is not None:
+            sys.stdout.write(outcome.content or source.text or "")
+        elif outcome.content is not None:
+            files.write_atomic(path, outcome.content, source.encoding)
+    if not checked and not reading_stdin:
+        print("shapecheck: warning: no Python files found under the given paths", file=sys.stderr)
     findings.sort(key=Finding.sort_key)
     refuted = 0
     if verifier is not None:
@@ -222,21 +239,43 @@ def run_check(args: argparse.Namespace) -> int:
         refuted = len(findings) - len(kept)
         if not args.show_refuted:
             findings = kept
-    # With stdin --fix the fixed source owns stdout, as with ruff; the report goes to stderr.
-    report = sys.stderr if fixing and reading_stdin and not args.diff else sys.stdout
-    if args.diff:
-        sys.stdout.write("".join(diffs))
-        _print_fix_count(len(fixed), "Would fix", sys.stderr)
-    elif fix_only:
-        _print_fix_count(len(fixed), "Fixed", report)
-    else:
-        _report(args, settings, findings, len(fixed), Context(sources, args.unsafe_fixes), report)
-        if refuted and not args.show_refuted and not args.quiet:
-            report.write(
-                f"{refuted} finding{'s' if refuted != 1 else ''} refuted by --verify and hidden "
-                f"(--show-refuted shows them).\n"
+    with _output(args, fixing is not None and reading_stdin and not args.diff) as report:
+        if args.diff:
+            sys.stdout.write("".join(diffs))
+            _print_fix_count(len(fixed), "Would fix", sys.stderr)
+        elif fix_only:
+            _print_fix_count(len(fixed), "Fixed", report)
+        else:
+            context = Context(
+                sources,
+                args.unsafe_fixes,
+                refuted=refuted if not args.show_refuted else 0,
+                rules=[*KINDS, *rules],
             )
+            _report(args, settings, findings, len(fixed), context, report)
     return _exit_code(args, findings, fixed, fix_only)
+
+
+_ENABLED: dict[int, list[type[Rule]]] = {}
+
+
+def _enabled(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
+    """The rules one configuration turns on, worked out once per configuration."""
+    key = id(settings)
+    if key not in _ENABLED:
+        _ENABLED[key] = config.enabled_rules(settings, rules)
+    return _ENABLED[key]
+
+
+@contextlib.contextmanager
+def _output(args: argparse.Namespace, stdout_taken: bool) -> Iterator[TextIO]:
+    """Where the report goes: ``--output-file``, else stdout (stderr when the fixed
+    source from stdin owns stdout, as with ruff)."""
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+    else:
+        yield sys.stderr if stdout_taken else sys.stdout
 
 
 def _report(
@@ -252,6 +291,12 @@ def _report(
         if findings and settings.output_format == "full":
             out.write("\n")
         out.write(summary(findings, fixed, args.unsafe_fixes))
+        if context.refuted:
+            plural = "s" if context.refuted != 1 else ""
+            out.write(
+                f"{context.refuted} finding{plural} refuted by --verify and hidden "
+                f"(--show-refuted shows them).\n"
+            )
     if args.statistics and findings:
         out.write(statistics(findings, args.unsafe_fixes) + "\n")
 

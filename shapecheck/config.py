@@ -1,13 +1,18 @@
-"""Settings from ``[tool.shapecheck]`` in pyproject.toml, and rule selection.
+"""Settings from ``shapecheck.toml`` or ``[tool.shapecheck]``, and rule selection.
 
-The command line overrides the file. Selectors are a code (``SHP101``), a prefix
-(``SHP1``), a rule name (``permute-order``) or ``ALL``, as in ruff.
+As in ruff, each file gets the settings of the nearest configuration above it: in
+each folder from the file's own upward, a ``shapecheck.toml`` (or
+``.shapecheck.toml``), else a ``pyproject.toml`` with a ``[tool.shapecheck]`` table.
+``--config`` uses one file for everything, ``--isolated`` none, and the command line
+overrides the file. Globs in a file (exclude, per-file-ignores) are relative to the
+folder that holds it. Selectors are a code (``SHP101``), a prefix (``SHP1``), a rule
+name (``permute-order``) or ``ALL``.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,21 +39,37 @@ class Settings:
     output_format: str | None = None
     source: Path | None = None  # the file the settings came from
 
+    def relative(self, path: str) -> str:
+        """``path`` as the config's globs see it: relative to the config's folder."""
+        if self.source is None:
+            return path
+        try:
+            return Path(path).absolute().relative_to(self.source.parent.absolute()).as_posix()
+        except ValueError:  # outside the config's folder
+            return path
+
 
 _LIST_KEYS = {"select", "extend-select", "ignore", "exclude", "extend-exclude"}
 _KNOWN_KEYS = _LIST_KEYS | {"per-file-ignores", "output-format"}
-OUTPUT_FORMATS = ("full", "concise", "json")
+OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
+
+
+CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest pyproject.toml with a ``[tool.shapecheck]`` table, from ``start`` up."""
+    """The nearest configuration file from the folder ``start`` upward."""
+    start = start.resolve()
     for folder in (start, *start.parents):
+        for name in CONFIG_FILES:
+            if (folder / name).is_file():
+                return folder / name
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
+                continue  # someone else's broken pyproject is not ours to report
             if "shapecheck" in data.get("tool", {}):
                 return candidate
     return None
@@ -61,6 +82,40 @@ def load(path: Path) -> Settings:
         raise ConfigError(f"cannot read {path}: {error}") from error
     table = data.get("tool", {}).get("shapecheck", {}) if path.name == "pyproject.toml" else data
     return parse(table, path)
+
+
+class Resolver:
+    """The settings for each path: its nearest configuration, plus the command line's.
+
+    ``fixed`` is the configuration for every path (``--config``, or empty settings for
+    ``--isolated``); None means discover one per folder.
+    """
+
+    def __init__(self, overrides: Callable[[Settings], Settings], fixed: Settings | None) -> None:
+        self._overrides = overrides
+        self._fixed = None if fixed is None else overrides(fixed)
+        self._by_folder: dict[Path, Settings] = {}
+        self._by_file: dict[Path, Settings] = {}
+
+    def for_path(self, path: str) -> Settings:
+        if self._fixed is not None:
+            return self._fixed
+        target = Path(path).absolute()
+        folder = target if target.is_dir() else target.parent
+        if folder not in self._by_folder:
+            found = find_config(folder)
+            if found is None:
+                settings = self._overrides(Settings())
+            else:
+                if found not in self._by_file:
+                    self._by_file[found] = self._overrides(load(found))
+                settings = self._by_file[found]
+            self._by_folder[folder] = settings
+        return self._by_folder[folder]
+
+    def excluded(self, path: str) -> bool:
+        settings = self.for_path(path)
+        return bool(settings.exclude) and is_excluded(settings.relative(path), settings.exclude)
 
 
 def parse(table: dict, path: Path | None = None) -> Settings:
@@ -109,7 +164,10 @@ def _check_selectors(selectors: Sequence[str], rules: Sequence[type[Rule]]) -> N
 
 
 def enabled_rules(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
-    _check_selectors([*(settings.select or []), *settings.extend_select, *settings.ignore], rules)
+    per_file = [s for selectors in settings.per_file_ignores.values() for s in selectors]
+    _check_selectors(
+        [*(settings.select or []), *settings.extend_select, *settings.ignore, *per_file], rules
+    )
     if settings.select is None:
         chosen = [r for r in rules if r.default_enabled]
     else:
@@ -123,7 +181,8 @@ def enabled_rules(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[
 def ignored_codes(path: str, settings: Settings, rules: Sequence[type[Rule]]) -> set[str]:
     """Codes that per-file-ignores turn off for ``path``."""
     codes: set[str] = set()
+    relative = settings.relative(path)
     for pattern, selectors in settings.per_file_ignores.items():
-        if is_excluded(path, [pattern]):
+        if is_excluded(relative, [pattern]):
             codes.update(r.code for r in rules if any(matches(s, r) for s in selectors))
     return codes

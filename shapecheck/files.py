@@ -9,7 +9,7 @@ import os
 import stat
 import tempfile
 import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +63,28 @@ def is_excluded(path: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]:
-    """Files to check, in a stable order. Files named explicitly are always checked."""
+# What shapecheck reads: Python sources and stubs, and Jupyter notebooks.
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
+def is_source(path: str) -> bool:
+    """A Python file by its name; a file without a suffix may be a script with a shebang."""
+    suffix = os.path.splitext(path)[1]
+    return suffix in SOURCE_SUFFIXES or suffix == ""
+
+
+def discover(
+    paths: Sequence[str],
+    excluded: Callable[[str], bool] = lambda path: False,
+    force_exclude: bool = False,
+) -> Iterator[str]:
+    """Files to check, in a stable order.
+
+    Files named explicitly are checked even when an exclude matches them, unless
+    ``force_exclude`` is set: pre-commit names every file, so the hook needs it.
+    Named files whose suffix is not Python's (pre-commit passes what it is told to)
+    are skipped.
+    """
     for given in paths:
         if os.path.isdir(given):
             found = []
@@ -75,15 +95,17 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]
                     if d not in SKIPPED_DIRS
                     and not d.endswith(".egg-info")
                     and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
-                    and not is_excluded(os.path.relpath(os.path.join(root, d)), exclude)
+                    and not excluded(os.path.join(root, d))
                 )
                 for name in files:
-                    if name.endswith(".py"):
+                    if name.endswith(SOURCE_SUFFIXES):
                         path = os.path.join(root, name)
-                        if not is_excluded(os.path.relpath(path), exclude):
+                        if not excluded(path):
                             found.append(os.path.normpath(path))
             yield from sorted(found)
-        else:
+        elif not os.path.exists(given) or (
+            is_source(given) and not (force_exclude and excluded(given))
+        ):
             yield os.path.normpath(given)
 
 

@@ -74,6 +74,12 @@ class Finding:
     # Why a fix was held back, and other remarks the fixer or verifier adds.
     notes: tuple[str, ...] = ()
     verification: Verification | None = None
+    cell: int | None = None  # a notebook's cell (1-based); rows then count within it
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.filename, self.location.row, self.location.column, self.code)
+    @property
+    def path(self) -> str:
+        """Where to look: ``train.py``, or ``nb.ipynb:cell 3`` in a notebook."""
+        return self.filename if self.cell is None else f"{self.filename}:cell {self.cell}"
+
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)

@@ -1,4 +1,4 @@
-"""Output formats: ``full`` (the default), ``concise`` and ``json``.
+"""Output formats: ``full`` (the default), ``concise``, ``json``, ``github``, ``sarif``, ``junit``.
 
 A renderer turns findings into text; the closing summary of the text formats is the
 command line's job, since only it knows what was fixed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from shapecheck.finding import Finding
-from shapecheck.report import concise, full, jsonfmt
+from shapecheck.report import concise, full, github, jsonfmt, junit, sarif
 from shapecheck.report.common import Context
 
 Renderer = Callable[[Sequence[Finding], Context], str]
@@ -18,6 +18,9 @@ RENDERERS: dict[str, Renderer] = {
     "concise": concise.render,
     "full": full.render,
     "json": jsonfmt.render,
+    "github": github.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
 }
 # Formats read by people, which end with a summary line.
 TEXT_FORMATS = frozenset({"concise", "full"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shapecheck.finding import Applicability, Finding, Verification
 
@@ -15,6 +16,8 @@ class Context:
 
     sources: Mapping[str, str] = field(default_factory=dict)  # path → text, for excerpts
     unsafe_fixes: bool = False  # whether unsafe fixes count as applicable
+    refuted: int = 0  # findings --verify refuted and the report leaves out
+    rules: Sequence[Any] = ()  # every rule and diagnostic kind, for formats that list them
 
 
 def fixable(finding: Finding, unsafe: bool = False) -> bool:
@@ -27,7 +30,7 @@ def fixable(finding: Finding, unsafe: bool = False) -> bool:
 
 def header(finding: Finding, context: Context) -> str:
     marker = "[*] " if fixable(finding, context.unsafe_fixes) else ""
-    where = f"{finding.filename}:{finding.location.row}:{finding.location.column}"
+    where = f"{finding.path}:{finding.location.row}:{finding.location.column}"
     return f"{where}: {finding.code} {marker}{finding.message}"
 
 

@@ -15,7 +15,7 @@ def render(findings: Sequence[Finding], context: Context) -> str:
 
 
 def _block(finding: Finding, context: Context) -> str:
-    source = context.sources.get(finding.filename)
+    source = context.sources.get(finding.path)
     out = [header(finding, context)]
     lines = source.splitlines() if source is not None else []
     row = finding.location.row

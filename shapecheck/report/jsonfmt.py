@@ -21,6 +21,7 @@ def as_dict(finding: Finding) -> dict[str, Any]:
         "name": finding.name,
         "message": finding.message,
         "filename": finding.filename,
+        "cell": finding.cell,
         "location": _location(finding.location),
         "end_location": _location(finding.end_location),
         "severity": finding.severity.value,

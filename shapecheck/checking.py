@@ -1,0 +1,77 @@
+"""One file through the pipeline: read as a script or a notebook, lint, maybe fix.
+
+The command line decides what to do with the outcome (write, diff, report); this
+module never writes files or prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shapecheck.diagnostics import IO_ERROR, diagnostic
+from shapecheck.files import SourceFile
+from shapecheck.finding import Finding
+from shapecheck.fixer import Veto, fix_text
+from shapecheck.notebook import Notebook, NotebookError
+from shapecheck.rule import Rule
+from shapecheck.runner import check_source
+
+
+@dataclass(frozen=True, slots=True)
+class FixOptions:
+    unsafe: bool = False
+    veto: Veto | None = None
+
+
+@dataclass
+class Outcome:
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+    fixed: list[Finding] = field(default_factory=list)
+    code_before: str = ""  # the code as linted: a notebook's cells joined
+    code_after: str = ""
+    content: str | None = None  # the file's new contents, when a fix changed it
+    sources: dict[str, str] = field(default_factory=dict)  # for excerpts, by display path
+
+
+def check_file(
+    name: str,
+    source: SourceFile,
+    rules: Sequence[type[Rule]],
+    ignored: frozenset[str],
+    fix: FixOptions | None = None,
+) -> Outcome:
+    if source.text is None:
+        return Outcome(name, [diagnostic(IO_ERROR, name, f"{name}: {source.error}")])
+    notebook = None
+    code = source.text
+    if name.endswith(".ipynb"):
+        try:
+            notebook = Notebook.parse(source.text)
+        except NotebookError as error:
+            return Outcome(name, [diagnostic(IO_ERROR, name, f"{name}: {error}")])
+        code = notebook.text
+
+    def lint(text: str) -> list[Finding]:
+        return check_source(text, name, rules, ignored)
+
+    outcome = Outcome(name, code_before=code, code_after=code)
+    if fix is None:
+        findings = lint(code)
+    else:
+        result = fix_text(code, lint, unsafe=fix.unsafe, veto=fix.veto)
+        findings, outcome.fixed, outcome.code_after = result.remaining, result.fixed, result.text
+        if result.text != code:
+            try:
+                outcome.content = result.text if notebook is None else notebook.write(result.text)
+            except NotebookError:  # never write a notebook whose cells we cannot map back
+                findings, outcome.fixed, outcome.code_after = lint(code), [], code
+    if notebook is None:
+        outcome.findings = findings
+        outcome.sources[name] = outcome.code_after
+    else:
+        outcome.findings = [notebook.relocate(f, outcome.code_after) for f in findings]
+        for number, cell in notebook.cell_sources(outcome.code_after).items():
+            outcome.sources[f"{name}:cell {number}"] = cell
+    return outcome
