@@ -11,7 +11,7 @@ import contextlib
 import difflib
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -207,15 +207,18 @@ def run_check(args: argparse.Namespace) -> int:
     sources: dict[str, str] = {}
     diffs: list[str] = []
     checked = 0
-    targets = (
-        ["-"] if reading_stdin else files.discover(paths, resolver.excluded, args.force_exclude)
-    )
+    if reading_stdin:
+        targets: Iterable[str] = ["-"]
+    else:
+        targets = files.discover(paths, resolver.excluded, args.force_exclude)
     for path in targets:
         name = (args.stdin_filename or "-") if path == "-" else path
         file_settings = resolver.for_path(name if name != "-" else ".")
-        if path == "-" and args.stdin_filename and resolver.excluded(name) and args.force_exclude:
-            continue
         source = files.decode(sys.stdin.buffer.read(), name) if path == "-" else files.read(path)
+        if path == "-" and args.force_exclude and resolver.excluded(name):
+            if fixing is not None:  # an editor expects its buffer back, unchanged
+                sys.stdout.write(source.text or "")
+            continue
         enabled = _enabled(file_settings, rules)
         ignored = frozenset(config.ignored_codes(name, file_settings, rules))
         outcome = check_file(name, source, enabled, ignored, fixing)
