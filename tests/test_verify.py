@@ -52,6 +52,8 @@ def test_shape_findings_are_confirmed_and_their_fixes_pass(rule, verifier) -> No
 
 @pytest.mark.parametrize("code", ["SHP201", "SHP202", "SHP301"])
 def test_mode_and_seed_claims_are_executed(code: str, verifier) -> None:
+    if code == "SHP202":
+        pytest.importorskip("numpy")  # tensor.numpy() needs it; torch does not
     rule = next(r for r in all_rules() if r.code == code)
     for path in _firing(rule):
         for finding in lint(path.read_text(encoding="utf-8"), str(path)):

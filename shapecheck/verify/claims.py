@@ -342,6 +342,10 @@ def grad_in_eval(run: Run, evidence: Evidence) -> Outcome:
 
 def numpy_grad(run: Run, evidence: Evidence) -> Outcome:
     """``.numpy()`` on a tensor that requires grad raises."""
+    try:
+        import numpy  # noqa: F401 - torch's .numpy() needs it; torch itself does not
+    except ImportError:
+        return Outcome(None, "not checkable: numpy is not installed")
     model, x = _small_model(run)
     with torch.enable_grad():
         logits, _ = model(x)
@@ -349,6 +353,8 @@ def numpy_grad(run: Run, evidence: Evidence) -> Outcome:
     fix_passed = _attempt(lambda: logits.detach().cpu().numpy()) is None
     if failure is None:
         return Outcome(False, ".numpy() on the output worked", fix_passed)
+    if "requires grad" not in failure:  # it failed, but not for the reason claimed
+        return Outcome(None, f"not checkable: {failure}")
     return Outcome(True, failure, fix_passed)
 
 
