@@ -122,16 +122,13 @@ def test_reference_model_checks_its_own_layout() -> None:
         model(torch.randn(3, 5, 7), torch.zeros(3, 2, 11))  # h0 batch-first: wrong
 
 
+def _verified_json(path: Path) -> list[dict]:
+    result = run_cli("check", "--isolated", "--verify", "--output-format", "json", str(path))
+    return json.loads(result.stdout)
+
+
 def test_cli_json_carries_the_verdicts() -> None:
-    result = run_cli(
-        "check",
-        "--isolated",
-        "--verify",
-        "--output-format",
-        "json",
-        str(SEED / "next_word_lstm_buggy.py"),
-    )
-    findings = json.loads(result.stdout)
+    findings = _verified_json(SEED / "next_word_lstm_buggy.py")
     assert {f["verification"]["status"] for f in findings} == {"confirmed"}
     for finding in findings:
         assert finding["verification"]["fix_passed"] is True
@@ -139,15 +136,8 @@ def test_cli_json_carries_the_verdicts() -> None:
 
 
 def test_seed_original_confirms_mode_and_seed_findings() -> None:
-    result = run_cli(
-        "check",
-        "--isolated",
-        "--verify",
-        "--output-format",
-        "json",
-        str(SEED / "next_word_lstm_original.py"),
-    )
-    verdicts = {f["code"]: f["verification"]["status"] for f in json.loads(result.stdout)}
+    findings = _verified_json(SEED / "next_word_lstm_original.py")
+    verdicts = {f["code"]: f["verification"]["status"] for f in findings}
     assert verdicts == {"SHP201": "confirmed", "SHP301": "confirmed"}
 
 
