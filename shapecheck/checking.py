@@ -25,7 +25,7 @@ class FixOptions:
 
 
 @dataclass
-class Outcome:
+class FileResult:
     name: str
     findings: list[Finding] = field(default_factory=list)
     fixed: list[Finding] = field(default_factory=list)
@@ -41,22 +41,22 @@ def check_file(
     rules: Sequence[type[Rule]],
     ignored: frozenset[str],
     fix: FixOptions | None = None,
-) -> Outcome:
+) -> FileResult:
     if source.text is None:
-        return Outcome(name, [diagnostic(IO_ERROR, name, f"{name}: {source.error}")])
+        return FileResult(name, [diagnostic(IO_ERROR, name, f"{name}: {source.error}")])
     notebook = None
     code = source.text
     if name.endswith(".ipynb"):
         try:
             notebook = Notebook.parse(source.text)
         except NotebookError as error:
-            return Outcome(name, [diagnostic(IO_ERROR, name, f"{name}: {error}")])
+            return FileResult(name, [diagnostic(IO_ERROR, name, f"{name}: {error}")])
         code = notebook.text
 
     def lint(text: str) -> list[Finding]:
         return check_source(text, name, rules, ignored)
 
-    outcome = Outcome(name, code_before=code, code_after=code)
+    outcome = FileResult(name, code_before=code, code_after=code)
     if fix is None:
         findings = lint(code)
     else:

@@ -207,6 +207,7 @@ def run_check(args: argparse.Namespace) -> int:
     sources: dict[str, str] = {}
     diffs: list[str] = []
     checked = 0
+    enabled_by_config: dict[int, list[type[Rule]]] = {}  # the resolver shares Settings objects
     if reading_stdin:
         targets: Iterable[str] = ["-"]
     else:
@@ -219,7 +220,9 @@ def run_check(args: argparse.Namespace) -> int:
             if fixing is not None:  # an editor expects its buffer back, unchanged
                 sys.stdout.write(source.text or "")
             continue
-        enabled = _enabled(file_settings, rules)
+        if id(file_settings) not in enabled_by_config:
+            enabled_by_config[id(file_settings)] = config.enabled_rules(file_settings, rules)
+        enabled = enabled_by_config[id(file_settings)]
         ignored = frozenset(config.ignored_codes(name, file_settings, rules))
         outcome = check_file(name, source, enabled, ignored, fixing)
         checked += 1
@@ -257,17 +260,6 @@ def run_check(args: argparse.Namespace) -> int:
             )
             _report(args, settings, findings, len(fixed), context, report)
     return _exit_code(args, findings, fixed, fix_only)
-
-
-_ENABLED: dict[int, list[type[Rule]]] = {}
-
-
-def _enabled(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
-    """The rules one configuration turns on, worked out once per configuration."""
-    key = id(settings)
-    if key not in _ENABLED:
-        _ENABLED[key] = config.enabled_rules(settings, rules)
-    return _ENABLED[key]
 
 
 @contextlib.contextmanager
