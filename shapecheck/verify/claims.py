@@ -44,7 +44,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Where and how to run: the device, and what the layer looks like."""
+    """Where the reference runs."""
 
     device: torch.device
 
