@@ -248,9 +248,9 @@ def run_check(args: argparse.Namespace) -> int:
     with _output(args, fixing is not None and reading_stdin and not args.diff) as report:
         if args.diff:
             sys.stdout.write("".join(diffs))
-            _print_fix_count(len(fixed), "Would fix", sys.stderr)
+            _print_fix_count(len(fixed), "Would fix", "No errors would be fixed.", sys.stderr)
         elif fix_only:
-            _print_fix_count(len(fixed), "Fixed", report)
+            _print_fix_count(len(fixed), "Fixed", "No errors fixed.", report)
         else:
             context = Context(
                 sources,
@@ -296,11 +296,10 @@ def _report(
         out.write(statistics(findings, args.unsafe_fixes) + "\n")
 
 
-def _print_fix_count(count: int, verb: str, out: TextIO) -> None:
-    if count:
-        out.write(f"{verb} {count} error{'s' if count != 1 else ''}.\n")
-    else:
-        out.write("No errors would be fixed.\n" if verb == "Would fix" else "No errors fixed.\n")
+def _print_fix_count(count: int, verb: str, none: str, out: TextIO) -> None:
+    """``Fixed 3 errors.`` / ``Would fix 1 error.``, or ``none`` when there was nothing."""
+    noun = "error" if count == 1 else "errors"
+    out.write(f"{verb} {count} {noun}.\n" if count else f"{none}\n")
 
 
 def _exit_code(

@@ -76,6 +76,13 @@ class Finding:
     verification: Verification | None = None
     cell: int | None = None  # a notebook's cell (1-based); rows then count within it
 
+    def fixable(self, unsafe: bool = False) -> bool:
+        """ruff's ``[*]``: ``--fix`` would apply it (with ``--unsafe-fixes``, unsafe ones too)."""
+        fix = self.fix
+        if fix is None or not fix.edits:
+            return False
+        return fix.applicability is Applicability.SAFE or unsafe
+
     @property
     def path(self) -> str:
         """Where to look: ``train.py``, or ``nb.ipynb:cell 3`` in a notebook."""

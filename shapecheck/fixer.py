@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from shapecheck import noqa
-from shapecheck.finding import Applicability, Edit, Finding
+from shapecheck.finding import Edit, Finding
 from shapecheck.text import line_starts, newline_of
 
 MAX_PASSES = 10
@@ -40,13 +40,6 @@ class FixResult:
     remaining: list[Finding] = field(default_factory=list)
 
 
-def applicable(finding: Finding, unsafe: bool) -> bool:
-    fix = finding.fix
-    if fix is None or not fix.edits:
-        return False
-    return fix.applicability is Applicability.SAFE or unsafe
-
-
 def fix_text(text: str, lint: Lint, unsafe: bool = False, veto: Veto | None = None) -> FixResult:
     """Fix ``text`` as far as the fixes allow; ``lint`` checks a text and returns findings."""
     held: dict[tuple, str] = {}  # fix signature → why it was held back
@@ -54,7 +47,7 @@ def fix_text(text: str, lint: Lint, unsafe: bool = False, veto: Veto | None = No
     seen = {text}
     findings = lint(text)
     for _ in range(MAX_PASSES):
-        candidates = [f for f in findings if applicable(f, unsafe) and _signature(f) not in held]
+        candidates = [f for f in findings if f.fixable(unsafe) and _signature(f) not in held]
         marked = noqa.directives(text)
         for finding in candidates:
             reason = _noqa_reason(marked, finding) or (veto(finding) if veto else None)

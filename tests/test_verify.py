@@ -45,7 +45,8 @@ def test_shape_findings_are_confirmed_and_their_fixes_pass(rule, verifier) -> No
             verdict = verifier.verify(finding)
             assert verdict.status is Status.CONFIRMED, (path.name, verdict.detail)
             has_fix = finding.fix is not None and bool(finding.fix.edits)
-            assert verdict.fix_passed is (True if has_fix else verdict.fix_passed), path.name
+            # A fix that exists passes; where the rule offers none, there is nothing to run.
+            assert verdict.fix_passed is (True if has_fix else None), path.name
             checked += 1
     assert checked >= 3
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapecheck.finding import Applicability, Finding, Verification
+from shapecheck.finding import Finding, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +20,8 @@ class Context:
     rules: Sequence[Any] = ()  # every rule and diagnostic kind, for formats that list them
 
 
-def fixable(finding: Finding, unsafe: bool = False) -> bool:
-    """ruff's ``[*]``: a fix ``--fix`` would apply (with ``--unsafe-fixes``, unsafe ones too)."""
-    fix = finding.fix
-    if fix is None or not fix.edits:
-        return False
-    return fix.applicability is Applicability.SAFE or unsafe
-
-
 def header(finding: Finding, context: Context) -> str:
-    marker = "[*] " if fixable(finding, context.unsafe_fixes) else ""
+    marker = "[*] " if finding.fixable(context.unsafe_fixes) else ""
     where = f"{finding.path}:{finding.location.row}:{finding.location.column}"
     return f"{where}: {finding.code} {marker}{finding.message}"
 
@@ -49,7 +41,7 @@ def summary(remaining: Sequence[Finding], fixed: int = 0, unsafe: bool = False) 
     else:
         lines = [f"Found {_errors(len(remaining))}."]
     with_edits = [f for f in remaining if f.fix is not None and f.fix.edits and not f.notes]
-    applicable = sum(1 for f in with_edits if fixable(f, unsafe))
+    applicable = sum(1 for f in with_edits if f.fixable(unsafe))
     hidden = len(with_edits) - applicable
     hint = ""
     if hidden:
@@ -67,7 +59,7 @@ def summary(remaining: Sequence[Finding], fixed: int = 0, unsafe: bool = False) 
 
 def statistics(findings: Sequence[Finding], unsafe: bool = False) -> str:
     counts = Counter((f.code, f.name) for f in findings)
-    fixable_codes = {f.code for f in findings if fixable(f, unsafe)}
+    fixable_codes = {f.code for f in findings if f.fixable(unsafe)}
     lines = []
     for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         marker = "[*] " if code in fixable_codes else ""
