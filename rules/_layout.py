@@ -119,7 +119,7 @@ def flip_batch_first(ctx: RuleContext, m: Mismatch, layout: str) -> Report:
     flag = layout == "batch first"
     advice = f"set batch_first={flag}, or feed {subject}.transpose(0, 1)"
     message = (
-        f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} ({layout}), "
+        f"{subject} has shape {describe.tensor_text(m.tensor, m.config)} ({layout}), "
         f"but {expected(m)} ({fed_to(ctx, m.call)}); {advice}"
     )
     fix = FixSpec(
@@ -139,7 +139,9 @@ def flip_batch_first(ctx: RuleContext, m: Mismatch, layout: str) -> Report:
 def evidence(ctx: RuleContext, m: Mismatch) -> dict:
     data = {
         "tensor": ctx.code(m.op.subject) if m.op else ctx.code(m.call.node.args[0].value),
-        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config)),
+        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config))
+        if m.tensor.shape is not None
+        else describe.tensor_json(m.tensor, rank=3),
         "layer": describe.config_json(m.config),
         "layer_call": {"code": ctx.code(m.call.node.func), "line": ctx.line(m.call.node)},
         "problem": m.problem.value,

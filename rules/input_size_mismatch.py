@@ -96,7 +96,7 @@ No automatic fix: which of the two sizes is wrong is a modelling decision.
             feature = m.call.verdict.position(Role.FEATURE)
             subject = ctx.code(m.call.node.args[0].value)
             message = (
-                f"{subject} has shape {describe.shape_text(m.tensor.shape, m.config)} with its "
+                f"{subject} has shape {describe.tensor_text(m.tensor, m.config)} with its "
                 f"features (input_size={m.config.input_size.label()}) at dim {feature}, but "
                 f"{describe.layer_text(m.config)} expects {describe_expected(m.config)}; "
                 f"permute {subject} so the features come last"

@@ -75,7 +75,7 @@ Unsafe: the new order changes what every later use of the tensor sees.
                 else:
                     other = describe.order_call(op.method, alternative)
                     advice += f", or set batch_first=True and use {other}"
-            shape = describe.shape_text(m.tensor.shape, m.config)
+            shape = describe.tensor_text(m.tensor, m.config)
             message = (
                 f"{subject} has shape {shape} after {done}, "
                 f"but {expected(m)}; {advice} ({fed_to(ctx, m.call)})"

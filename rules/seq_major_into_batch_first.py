@@ -72,7 +72,7 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
         done = describe.order_call(op.method, op.order)
         message = (
             f"{subject} is already {before}, the layout {describe.layer_text(m.config)} expects, "
-            f"but {done} turns it into {describe.shape_text(m.tensor.shape, m.config)} "
+            f"but {done} turns it into {describe.tensor_text(m.tensor, m.config)} "
             f"({fed_to(ctx, m.call)}); drop the {op.method}"
         )
         fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))

@@ -11,8 +11,9 @@ from typing import Any
 import libcst as cst
 
 from shapecheck.analysis.layout import locate_roles
+from shapecheck.analysis.partial import describe_known
 from shapecheck.analysis.shapes import Dim, Shape, format_shape
-from shapecheck.analysis.values import RecurrentConfig
+from shapecheck.analysis.values import RecurrentConfig, Tensor
 
 
 def with_roles(shape: Shape, config: RecurrentConfig | None) -> Shape:
@@ -28,6 +29,24 @@ def with_roles(shape: Shape, config: RecurrentConfig | None) -> Shape:
 
 def shape_text(shape: Shape, config: RecurrentConfig | None = None) -> str:
     return format_shape(with_roles(shape, config))
+
+
+def tensor_text(tensor: Tensor, config: RecurrentConfig | None = None) -> str:
+    """What is known of a tensor's shape: ``(batch=32, ?, ?)``, ``(batch=32, ...)``."""
+    if tensor.shape is not None:
+        return shape_text(tensor.shape, config)
+    return describe_known(tensor)
+
+
+def tensor_json(tensor: Tensor, rank: int | None = None) -> list[dict[str, Any]] | None:
+    """The evidence form of a tensor's shape. A partial shape is laid out at ``rank``
+    (a recurrent layer's input is 3-d), its unknown dims as unknowns."""
+    if tensor.shape is not None:
+        return shape_json(tensor.shape)
+    if rank is None or rank < len(tensor.head) + len(tensor.tail):
+        return None
+    middle = [Dim()] * (rank - len(tensor.head) - len(tensor.tail))
+    return shape_json((*tensor.head, *middle, *tensor.tail))
 
 
 def layer_text(config: RecurrentConfig) -> str:

@@ -11,7 +11,7 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -882,16 +882,20 @@ class Interpreter:
 
     def call_layer(self, layer: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
         x = args.get(0, "input")
+        if isinstance(x, Opaque) and layer.has_parameters:
+            # Whatever a layer is given is a tensor; its own semantics say the rest.
+            x = Tensor(shape=None, requires_grad=None, device=None, contiguous=None)
+            args = replace(args, pos=[x, *args.pos[1:]]) if args.pos else args
+        if layer.kind == "Sequential" and layer.children:
+            return self._fold(layer, args, frame, node)
         if node is not None:
             if not frame.in_forward:
                 self._record_forward(f"#{id(layer)}", node, frame)
             if layer.recurrent is not None:
                 hidden = args.get(1, "hx")
                 verdict = None
-                if isinstance(x, Tensor) and x.shape is not None:
-                    verdict = layout.check(
-                        x.shape, layer.recurrent, permuted=x.layout_op is not None
-                    )
+                if isinstance(x, Tensor):
+                    verdict = layout.check_tensor(x, layer.recurrent)
                 self.facts.recurrent_calls.append(
                     RecurrentCall(
                         node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict
@@ -899,6 +903,17 @@ class Interpreter:
                 )
             self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
         return layers.apply(layer, args)
+
+    def _fold(self, sequential: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        """``nn.Sequential(a, b, c)(x)`` is ``c(b(a(x)))``, user modules included."""
+        if node is not None and not frame.in_forward:
+            self._record_forward(f"#{id(sequential)}", node, frame)
+        value: Value = args.get(0, "input") or UNKNOWN
+        for child in sequential.children:
+            value = self.call_value(
+                child, Args(node=None, pos=[value], grad=args.grad), frame, None
+            )
+        return value
 
     def _record_forward(self, key: str, node: cst.Call, frame: Frame) -> None:
         mode = frame.modes.get(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from shapecheck.analysis import layout, shapes
+from shapecheck.analysis import layout, partial, shapes
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal
 from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (
@@ -23,6 +23,7 @@ from shapecheck.analysis.values import (
     Layer,
     RecurrentConfig,
     Seq,
+    Source,
     Tensor,
     Value,
 )
@@ -58,12 +59,17 @@ _PARAMETERLESS = frozenset(
         "Dropout",
         "Dropout1d",
         "Dropout2d",
+        "AlphaDropout",
         "ReLU",
+        "ReLU6",
         "Tanh",
         "Sigmoid",
         "Softmax",
         "LogSoftmax",
         "GELU",
+        "SiLU",
+        "Mish",
+        "Hardtanh",
         "LeakyReLU",
         "ELU",
         "SELU",
@@ -71,9 +77,33 @@ _PARAMETERLESS = frozenset(
         "Flatten",
         "Unflatten",
         "Softplus",
+        "MaxPool1d",
+        "MaxPool2d",
+        "AvgPool1d",
+        "AvgPool2d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveMaxPool1d",
+        "AdaptiveMaxPool2d",
     }
 )
-_SAME_SHAPE = _PARAMETERLESS - {"Flatten", "Unflatten"} | {"LayerNorm", "BatchNorm1d"}
+# Layers whose output has the input's shape.
+_SAME_SHAPE = _PARAMETERLESS - {"Flatten", "Unflatten"} - {
+    k for k in _PARAMETERLESS if "Pool" in k
+} | {
+    "LayerNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "PReLU",
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
+    "MultiheadAttentionBlock",
+}
+# Convolutions and pools: (N, C, *spatial) in and out, with this many spatial dims.
+_SPATIAL = {"1d": 1, "2d": 2, "3d": 3}
 
 
 def _argument(args: Args, kind: str, name: str) -> Value | None:
@@ -108,35 +138,102 @@ def build(qualname: str, args: Args) -> Layer:
             proj_size=_dim_field(args, kind, "proj_size", 0),
         )
     elif kind == "Linear":
+        layer.in_features = as_dim(args.get(0, "in_features"))
         layer.out_features = as_dim(args.get(1, "out_features"))
         bias = args.get(2, "bias")
         layer.bias = True if bias is None else as_bool(bias)
     elif kind == "Embedding":
         layer.out_features = as_dim(args.get(1, "embedding_dim"))
+    elif kind == "LayerNorm":
+        shape = args.get(0, "normalized_shape")
+        layer.in_features = as_dim(shape)
+    elif kind.startswith(("Conv", "ConvTranspose")) and kind[-2:] in _SPATIAL:
+        layer.channels = as_dim(args.get(0, "in_channels"))
+        layer.out_features = as_dim(args.get(1, "out_channels"))
+        layer.spatial = _SPATIAL[kind[-2:]]
+    elif "Pool" in kind and kind[-2:] in _SPATIAL:
+        layer.spatial = _SPATIAL[kind[-2:]]
+    elif kind.startswith("BatchNorm"):
+        layer.channels = as_dim(args.get(0, "num_features"))
+    elif kind in ("Sequential", "ModuleList"):
+        layer.children = _children(args)
     layer.has_parameters = kind not in _PARAMETERLESS and not kind.endswith("Loss")
     return layer
 
 
+def _children(args: Args) -> tuple[Value, ...]:
+    """``nn.Sequential(a, b)``, ``nn.Sequential(*layers)``, ``nn.ModuleList([a, b])``."""
+    if args.has_star:
+        return ()
+    if len(args.pos) == 1 and isinstance(args.pos[0], Seq):
+        items = args.pos[0].items
+        return items if items is not None else (args.pos[0].elem,)
+    return tuple(args.pos)
+
+
+def embedding_from_pretrained(args: Args) -> Layer:
+    """``nn.Embedding.from_pretrained(weights)``: the dim is the weight's last size."""
+    layer = Layer(qualname="torch.nn.Embedding", node=args.node)
+    weight = tensor_of(args.get(0, "embeddings"))
+    if weight is not None:
+        layer.out_features = weight.dim(-1) if weight.least_rank == 2 else None
+    return layer
+
+
 def apply(layer: Layer, args: Args) -> Value:
-    """The value a layer call returns."""
+    """The value a layer call returns. Whatever the input, a layer's own semantics
+    say something: a Linear's output ends in ``out_features``, a recurrent layer's
+    in ``D*H``, a conv's starts with ``(N, C_out)``."""
     x = tensor_of(args.get(0, "input"))
     if layer.recurrent is not None:
-        return _apply_recurrent(layer.recurrent, x, args)
+        return _apply_recurrent(layer, x, args)
     if layer.kind.endswith("Loss"):
         return loss(args)
     grad = args.grad if layer.has_parameters else (x.requires_grad if x else None)
-    if x is None:
-        return Tensor(shape=None, requires_grad=grad, origin=None)
-    if layer.kind == "Linear":
-        shape = (*x.shape[:-1], layer.out_features or shapes.UNKNOWN_DIM) if x.shape else None
-        return x.derive(shape, requires_grad=grad, contiguous=True, from_recurrent=False)
-    if layer.kind == "Embedding":
+    if x is None:  # a layer's own semantics hold whatever it was given
+        x = Tensor(shape=None, requires_grad=None, device=None, contiguous=None)
+    out = _apply_shape(layer, x)
+    if out is None:
+        return x.derive(None, requires_grad=grad, contiguous=True, from_recurrent=False)
+    return replace(out, requires_grad=grad, from_recurrent=out.from_recurrent and x.from_recurrent)
+
+
+def _apply_shape(layer: Layer, x: Tensor) -> Tensor | None:
+    """The output's shape for layers that are not recurrent; None: nothing known."""
+    kind = layer.kind
+    if kind == "Linear":
+        return partial.replace_last(
+            x, layer.out_features or shapes.UNKNOWN_DIM, contiguous=True, from_recurrent=False
+        )
+    if kind == "Embedding":
         feature = (layer.out_features or shapes.UNKNOWN_DIM).with_role(Role.FEATURE)
-        shape = (*x.shape, feature) if x.shape is not None else None
-        return x.derive(shape, requires_grad=grad, contiguous=True, numpy=False)
-    if layer.kind in _SAME_SHAPE:
-        return replace(x, requires_grad=grad)
-    return x.derive(None, requires_grad=grad, contiguous=True, from_recurrent=False)
+        return partial.append_last(x, feature, contiguous=True, numpy=False)
+    if kind in _SAME_SHAPE:
+        return x
+    if layer.spatial:
+        return _apply_spatial(layer, x)
+    if kind == "Flatten" and x.dim(0) is not None:
+        first = x.dim(0)
+        return Tensor(shape=(first, shapes.UNKNOWN_DIM), device=x.device)
+    return None
+
+
+def _apply_spatial(layer: Layer, x: Tensor) -> Tensor | None:
+    """Convs and pools: ``(N, C_in, *spatial) -> (N, C_out, *spatial')``.
+
+    The input is taken to be batched, as it always is in training code; dim 0 is the
+    batch and dim 1 the channels, which become features once moved last.
+    """
+    rank = layer.spatial + 2
+    if x.shape is not None and len(x.shape) != rank:
+        return None
+    batch = (x.dim(0) or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
+    channels = layer.out_features if layer.out_features is not None else x.dim(1)
+    channels = (channels or shapes.UNKNOWN_DIM).with_role(Role.FEATURE)
+    spatial = [shapes.UNKNOWN_DIM] * layer.spatial
+    if layer.spatial == 1:
+        spatial = [Dim(role=Role.TIME)]  # a 1-d conv over a sequence keeps it a sequence
+    return x.derive((batch, channels, *spatial), contiguous=True, from_recurrent=False)
 
 
 def _per_direction(config: RecurrentConfig) -> Dim | None:
@@ -178,7 +275,17 @@ def state_shapes(config: RecurrentConfig, batch: Dim) -> dict[str, Shape]:
     return shapes_by_name
 
 
-def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> Value:
+def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
+    """``(output, h_n)`` or ``(output, (h_n, c_n))``, each tagged with its :class:`Source`.
+
+    With the input's shape known, the outputs follow it. Otherwise the layer's own
+    semantics still fix a lot: the output ends in ``D*H`` features, ``h_n`` starts
+    with ``L*D`` and ends in ``H``. A ``batch_first=True`` layer is fed batches (the
+    flag means nothing for one unbatched sequence), so its output is
+    ``(batch, seq, D*H)``; a seq-first output has time at dim 0 either way.
+    """
+    config = layer.recurrent
+    assert config is not None
     grad = args.grad
     feature = output_size(config).with_role(Role.FEATURE)
     base = Tensor(
@@ -188,44 +295,60 @@ def _apply_recurrent(config: RecurrentConfig, x: Tensor | None, args: Args) -> V
         from_recurrent=True,
         origin=None,
     )
+
+    def tagged(t: Tensor, part: str) -> Tensor:
+        return replace(t, source=Source(layer=layer, part=part, call=args.node))
+
     if config.is_cell:
-        shape = None
+        hidden = (config.hidden_size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE)
         if x is not None and x.shape is not None and len(x.shape) in (1, 2):
-            shape = (
-                *x.shape[:-1],
-                (config.hidden_size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE),
-            )
-        h = replace(base, shape=shape)
-        return Seq(items=(h, h)) if config.kind == "LSTMCell" else h
-    out_shape = h_shape = c_shape = None
-    if x is not None and x.shape is not None and len(x.shape) == 2:
-        out_shape = (x.shape[0], feature)
-        h_shape = _state_dims(config, literal(1), _per_direction(config))[::2]
-        c_shape = _state_dims(config, literal(1), config.hidden_size)[::2]
-    elif (
-        x is not None
-        and x.shape is not None
-        and len(x.shape) == 3
-        and config.batch_first is not None
+            h = replace(base, shape=(*x.shape[:-1], hidden))
+        elif x is not None and x.dim(0) is not None and x.least_rank >= 2:
+            h = replace(base, shape=(x.dim(0), hidden))
+        else:
+            h = replace(base, tail=(hidden,), min_rank=1)
+        if config.kind == "LSTMCell":
+            return Seq(items=(tagged(h, "h"), tagged(h, "c")))
+        return tagged(h, "h")
+    per_direction = _per_direction(config)
+    layers_dim = _state_dims(config, shapes.UNKNOWN_DIM, None)[0]
+    state_size = (per_direction or shapes.UNKNOWN_DIM).with_role(Role.FEATURE)
+    cell_size = (config.hidden_size or shapes.UNKNOWN_DIM).with_role(Role.FEATURE)
+    # Nothing known of the batch: h_n is (L*D, [batch,] H) in any layout.
+    output = replace(base, tail=(feature,), min_rank=2)
+    h_n = replace(base, head=(layers_dim,), tail=(state_size,), min_rank=2)
+    c_n = replace(base, head=(layers_dim,), tail=(cell_size,), min_rank=2)
+    shape = x.shape if x is not None else None
+    if shape is not None and len(shape) == 2:
+        output = replace(base, shape=(shape[0], feature))
+        h_n = replace(base, shape=(layers_dim, state_size))
+        c_n = replace(base, shape=(layers_dim, cell_size))
+    elif config.batch_first is not None and (
+        (shape is not None and len(shape) == 3) or (shape is None and config.batch_first)
     ):
-        verdict = layout.check(x.shape, config, permuted=x.layout_op is not None)
+        verdict = layout.check_tensor(x, config) if x is not None else None
         if verdict is None or verdict.problem is not layout.Problem.FEATURE_MISPLACED:
             b = 0 if config.batch_first else 1
             t = 1 - b
             # A layer that got scrambled data must not lend its roles to what follows.
             trusted = verdict is None or verdict.problem is None
-            batch = x.shape[b].with_role(Role.BATCH if trusted else None)
-            time = x.shape[t].with_role(Role.TIME if trusted else None)
+            given_batch = x.dim(b) if x is not None else None
+            given_time = x.dim(t) if x is not None else None
+            batch = (given_batch or shapes.UNKNOWN_DIM).with_role(Role.BATCH if trusted else None)
+            time = (given_time or shapes.UNKNOWN_DIM).with_role(Role.TIME if trusted else None)
             out_dims = [batch, time]
             if not config.batch_first:
                 out_dims.reverse()
-            out_shape = (*out_dims, feature)
-            h_shape = _state_dims(config, batch, _per_direction(config))
-            c_shape = _state_dims(config, batch, config.hidden_size)
-    output = replace(base, shape=out_shape)
-    h_n = replace(base, shape=h_shape)
+            output = replace(base, shape=(*out_dims, feature))
+            h_n = replace(base, shape=_state_dims(config, batch, per_direction))
+            c_n = replace(base, shape=_state_dims(config, batch, config.hidden_size))
+    elif config.batch_first is False and x is not None and x.dim(0) is not None:
+        first = x.dim(0)
+        if first.role is not Role.BATCH:  # dim 0 is time for a seq-first layer, 2-d or 3-d
+            output = replace(output, head=(first.with_role(Role.TIME),))
+    output, h_n, c_n = tagged(output, "output"), tagged(h_n, "h_n"), tagged(c_n, "c_n")
     if config.kind == "LSTM":
-        return Seq(items=(output, Seq(items=(h_n, replace(base, shape=c_shape)))))
+        return Seq(items=(output, Seq(items=(h_n, c_n))))
     return Seq(items=(output, h_n))
 
 

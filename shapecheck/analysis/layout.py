@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from shapecheck.analysis.shapes import Dim, Role, Shape
-from shapecheck.analysis.values import RecurrentConfig
+from shapecheck.analysis.values import RecurrentConfig, Tensor
 
 SEQ_FIRST = (Role.TIME, Role.BATCH, Role.FEATURE)
 BATCH_FIRST = (Role.BATCH, Role.TIME, Role.FEATURE)
@@ -41,6 +41,9 @@ def expected_roles(batch_first: bool) -> tuple[Role, Role, Role]:
 def _is_feature(dim: Dim, input_size: Dim | None) -> bool:
     if dim.role is Role.FEATURE:
         return True
+    if dim.role is not None:
+        # Roles beat coincidences: a batch of 64 is not 64 channels.
+        return False
     # A literal 1 matches too much (a batch or a time step of one) to count as proof.
     if input_size is None or input_size.value == 1 or dim.value == 1:
         return False
@@ -103,6 +106,29 @@ def check(shape: Shape, config: RecurrentConfig, *, permuted: bool = False) -> L
         and positions[Role.BATCH] != expected.index(Role.BATCH)
     ):
         problem = Problem.BATCH_TIME_SWAPPED
+    return LayoutVerdict(expected=expected, positions=positions, problem=problem)
+
+
+def check_tensor(tensor: Tensor, config: RecurrentConfig) -> LayoutVerdict | None:
+    """The verdict for whatever is known of a tensor: its whole shape, or its head.
+
+    A tensor whose rank is unknown but whose dim 0 has a role (a DataLoader batch,
+    an embedding of one) is judged on that dim alone: dim 0 is what the layer reads
+    as time (seq-first) or as the batch (batch_first), whatever the other dims are.
+    """
+    if tensor.shape is not None:
+        return check(tensor.shape, config, permuted=tensor.layout_op is not None)
+    if config.batch_first is None or config.is_cell or not tensor.head:
+        return None
+    first = tensor.head[0].role
+    if first not in (Role.BATCH, Role.TIME):
+        return None
+    expected = expected_roles(config.batch_first)
+    positions = {first: 0}
+    second = tensor.head[1].role if len(tensor.head) > 1 else None
+    if second in (Role.BATCH, Role.TIME) and second is not first:
+        positions[second] = 1
+    problem = Problem.BATCH_TIME_SWAPPED if expected[0] is not first else None
     return LayoutVerdict(expected=expected, positions=positions, problem=problem)
 
 

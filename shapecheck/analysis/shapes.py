@@ -35,24 +35,36 @@ class Dim:
         return self.name is not None or self.value is not None
 
     def same_size(self, other: Dim) -> bool | None:
-        """True or False when provable, None when it cannot be known statically."""
+        """True or False when provable, None when it cannot be known statically.
+
+        Products compare by their factors, sizes being positive: ``HIDDEN*2`` is never
+        ``HIDDEN``, and ``2*H`` is ``H*2``.
+        """
         if self.value is not None and other.value is not None:
             return self.value == other.value
         if self.name is not None and self.name == other.name:
             return True
-        return None
+        return _compare_factors(self, other)
 
     def with_role(self, role: Role | None) -> Dim:
         return self if role is self.role else replace(self, role=role)
 
     def label(self) -> str:
-        """The size alone: the symbol, the literal, or ``?``."""
+        """The size alone: the symbol, the literal, or ``?``.
+
+        A size computed from constants keeps its spelling and shows its value:
+        ``NUM_LAYERS*2 (= 4)``.
+        """
         if self.name is not None:
+            if self.value is not None and not _ATOM.fullmatch(self.name):
+                return f"{self.name} (= {self.value})"
             return self.name
         return "?" if self.value is None else str(self.value)
 
     def __str__(self) -> str:
-        return f"{self.role.value}={self.label()}" if self.role else self.label()
+        if self.role is None:
+            return self.label()
+        return f"{self.role.value}={self.label()}" if self.known else self.role.value
 
 
 Shape = tuple[Dim, ...]
@@ -153,21 +165,62 @@ def squeeze(shape: Shape, axis: int | None = None) -> Shape | None:
 
 
 def product(dims: Sequence[Dim]) -> Dim:
-    """The size of dims merged into one, symbolic where needed (``seq*batch``)."""
+    """The size of dims merged into one, symbolic where needed (``seq*batch``).
+
+    The value is kept where every factor's value is known: ``NUM_LAYERS*2`` is 4
+    when ``NUM_LAYERS = 2``.
+    """
     value = 1
+    total: int | None = 1
     names: list[str] = []
     for d in dims:
         if d.value is not None and d.name is None:
             value *= d.value
+            total = None if total is None else total * d.value
         elif d.name is not None:
-            names.append(d.name)
+            names.append(d.name if _ATOM.fullmatch(d.name) or "*" in d.name else f"({d.name})")
+            total = None if total is None or d.value is None else total * d.value
         else:
             return UNKNOWN_DIM
     if not names:
         return literal(value)
     if value != 1:
         names.append(str(value))
-    return Dim(name="*".join(names))
+    return Dim(name="*".join(names), value=total)
+
+
+# A name that is one symbol, not arithmetic: ``HIDDEN``, ``len(x)``, ``x.size(0)``.
+_ATOM = re.compile(r"[A-Za-z_][\w.]*(\([^()]*\))?|[0-9]+")
+
+
+def _product_factors(d: Dim) -> list[str] | None:
+    """The factors of a size that is a plain product, else None."""
+    if d.name is None:
+        return None if d.value is None else ([] if d.value == 1 else [str(d.value)])
+    parts = d.name.split("*")
+    return parts if all(_ATOM.fullmatch(p) for p in parts) else None
+
+
+def _compare_factors(a: Dim, b: Dim) -> bool | None:
+    fa, fb = _product_factors(a), _product_factors(b)
+    if fa is None or fb is None or (a.name is None and b.name is None):
+        return None
+    rest = list(fb)
+    left = []
+    for f in fa:
+        if f in rest:
+            rest.remove(f)
+        else:
+            left.append(f)
+    if not left and not rest:
+        return True
+    if all(f.isdigit() for f in (*left, *rest)):
+        return _prod(int(f) for f in left) == _prod(int(f) for f in rest)
+    if (not rest and all(f.isdigit() for f in left)) or (
+        not left and all(f.isdigit() for f in rest)
+    ):
+        return False  # x*k against x, k > 1: sizes are positive
+    return None
 
 
 def _factors(d: Dim) -> list[str] | None:
@@ -251,15 +304,13 @@ def broadcast(a: Shape, b: Shape) -> Shape | None:
 
 
 def join_dims(a: Dim, b: Dim) -> Dim:
+    """What a dim is after a merge: its size if both agree, its role if both agree."""
     if a == b:
         return a
+    role = a.role if a.role is b.role else None
     if a.same_size(b):
-        return Dim(
-            name=a.name if a.name == b.name else None,
-            value=a.value,
-            role=a.role if a.role is b.role else None,
-        )
-    return UNKNOWN_DIM
+        return Dim(name=a.name if a.name == b.name else None, value=a.value, role=role)
+    return Dim(role=role)
 
 
 def join_shapes(a: Shape | None, b: Shape | None) -> Shape | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from shapecheck.analysis import shapes
+from shapecheck.analysis import partial, shapes
 from shapecheck.analysis.imports import dotted
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
 from shapecheck.analysis.values import (
@@ -695,18 +695,20 @@ def _max_fn(args: Args) -> Value:
 
 
 def _tensor_dataset(args: Args) -> Value:
+    """``TensorDataset(X, y)``: items are rows of each tensor, whatever its shape."""
     items = []
     for v in args.pos:
         t = tensor_of(v)
-        items.append(t.derive(t.shape[1:]) if t is not None and t.shape else UNKNOWN)
+        if t is None and isinstance(v, Opaque):
+            t = Tensor(shape=None, requires_grad=None, device=None)  # an array loaded elsewhere
+        items.append(partial.drop_leading(t) if t is not None else UNKNOWN)
     return Batches(item=Seq(items=tuple(items)))
 
 
 def batch_of(item: Value, size: Dim) -> Value:
     """What default collation makes of items: each tensor gains a leading batch dim."""
     if isinstance(item, Tensor):
-        shape = (size, *item.shape) if item.shape is not None else None
-        return item.derive(shape, contiguous=True)
+        return partial.prepend(item, size, contiguous=True)
     if isinstance(item, Int):
         return Tensor(shape=(size,), device=Device.CPU)
     if isinstance(item, Seq) and item.items is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from shapecheck.analysis.shapes import Dim, Shape, join_shapes
+from shapecheck.analysis.shapes import Dim, Shape, join_dims, join_shapes
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -81,8 +81,29 @@ class LayoutOp:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Which recurrent layer call produced a tensor, and which of its results it is.
+
+    ``part`` is "output", "h_n" or "c_n" for ``nn.LSTM``/``GRU``/``RNN``, and "h" or "c"
+    for the cells. Rules read it to know what a tensor means (a state is never
+    batch-major), whatever its shape.
+    """
+
+    layer: Layer
+    part: str
+    call: cst.Call | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Tensor(Value):
-    """A torch tensor or numpy array with a symbolic shape (None: rank unknown)."""
+    """A torch tensor or numpy array with a symbolic shape.
+
+    ``shape`` is the whole shape when the rank is known (its dims may still be
+    unknown). When it is None the rank is unknown, but the code may still say
+    something: ``head`` holds the known leading dims ("batch, then anything"),
+    ``tail`` the known trailing dims ("..., features"), and ``min_rank`` a lower
+    bound on the rank. With a known ``shape`` those three stay empty.
+    """
 
     shape: Shape | None = None
     numpy: bool = False
@@ -95,10 +116,50 @@ class Tensor(Value):
         default=None, repr=False
     )  # the call that created it, for device fixes
     from_recurrent: bool = False
+    head: Shape = ()
+    tail: Shape = ()
+    min_rank: int = 0
+    source: Source | None = None
 
     def derive(self, shape: Shape | None, **changes: object) -> Tensor:
-        """The result of an operation that changes the shape (and drops layout history)."""
+        """The result of an operation that changes the shape (and drops layout history).
+
+        Partial knowledge (``head``, ``tail``, ``min_rank``) is dropped unless given,
+        and so is the provenance: the result is no longer the layer's own output.
+        """
+        changes.setdefault("head", ())
+        changes.setdefault("tail", ())
+        changes.setdefault("min_rank", 0)
+        changes.setdefault("source", None)
         return replace(self, shape=shape, layout_op=None, **changes)
+
+    @property
+    def rank(self) -> int | None:
+        return len(self.shape) if self.shape is not None else None
+
+    @property
+    def least_rank(self) -> int:
+        """The smallest rank the tensor can have."""
+        if self.shape is not None:
+            return len(self.shape)
+        return max(self.min_rank, len(self.head), len(self.tail))
+
+    def dim(self, axis: int) -> Dim | None:
+        """Dimension ``axis`` (negative counts from the end) where it is known, else None."""
+        if self.shape is not None:
+            if -len(self.shape) <= axis < len(self.shape):
+                return self.shape[axis]
+            return None
+        if 0 <= axis < len(self.head):
+            return self.head[axis]
+        if axis < 0 and -axis <= len(self.tail):
+            return self.tail[axis]
+        return None
+
+    @property
+    def knows_layout(self) -> bool:
+        """Whether anything at all is known about the dims."""
+        return self.shape is not None or bool(self.head) or bool(self.tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +246,13 @@ class Layer(Value):
     qualname: str
     node: cst.Call = field(repr=False)
     recurrent: RecurrentConfig | None = None
-    out_features: Dim | None = None  # Linear and Embedding
+    out_features: Dim | None = None  # Linear and Embedding; out_channels of a conv
+    # The size the layer requires of its input's last dim: Linear's in_features,
+    # LayerNorm's normalized_shape. Recurrent layers keep theirs in ``recurrent``.
+    in_features: Dim | None = None
+    channels: Dim | None = None  # what dim 1 must be: a conv's in_channels, BatchNorm's
+    spatial: int = 0  # how many spatial dims a conv or pool keeps after (N, C)
+    children: tuple[Value, ...] = ()  # nn.Sequential's and nn.ModuleList's modules, in order
     bias: bool | None = None
     has_parameters: bool = True
     device: DeviceValue | None = None
@@ -217,8 +284,14 @@ def join(a: Value, b: Value) -> Value:
     if a is b or a == b:
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
+        shape = join_shapes(a.shape, b.shape)
+        head, tail, min_rank = ((), (), 0) if shape is not None else join_partial(a, b)
         return Tensor(
-            shape=join_shapes(a.shape, b.shape),
+            shape=shape,
+            head=head,
+            tail=tail,
+            min_rank=min_rank,
+            source=a.source if a.source == b.source else None,
             numpy=a.numpy and b.numpy,
             requires_grad=a.requires_grad if a.requires_grad == b.requires_grad else None,
             device=a.device if a.device == b.device else None,
@@ -241,3 +314,28 @@ def join_all(values: tuple[Value, ...] | list[Value]) -> Value:
     for v in values[1:]:
         out = join(out, v)
     return out
+
+
+def _leading(t: Tensor) -> Shape:
+    return t.shape if t.shape is not None else t.head
+
+
+def _trailing(t: Tensor) -> Shape:
+    return t.shape if t.shape is not None else t.tail
+
+
+def join_partial(a: Tensor, b: Tensor) -> tuple[Shape, Shape, int]:
+    """What two tensors of different (or unknown) ranks share: head, tail, rank bound."""
+
+    def common(x: Shape, y: Shape) -> Shape:
+        out = []
+        for p, q in zip(x, y, strict=False):
+            joined = join_dims(p, q)
+            if not joined.known and joined.role is None:
+                break
+            out.append(joined)
+        return tuple(out)
+
+    head = common(_leading(a), _leading(b))
+    tail = tuple(reversed(common(tuple(reversed(_trailing(a))), tuple(reversed(_trailing(b))))))
+    return head, tail, min(a.least_rank, b.least_rank)
