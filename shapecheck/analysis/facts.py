@@ -16,6 +16,9 @@ from shapecheck.analysis.values import Instance, Layer, Tensor, Value
 if TYPE_CHECKING:
     import libcst as cst
 
+    from shapecheck.analysis.indexing import IndexPart
+    from shapecheck.analysis.transfer import Args
+
     from shapecheck.analysis.shapes import Dim
 
 
@@ -100,6 +103,30 @@ class BatchIndex:
     index: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class TensorIndex:
+    """Any subscript of a tensor: ``out[:, -1]``, ``h_n[-1]``, ``x[..., 0]``.
+
+    ``parts`` says what each element of the subscript is; ``indexing.axes`` places them.
+    """
+
+    node: cst.Subscript = field(repr=False)
+    tensor: Tensor
+    parts: tuple[IndexPart, ...]
+    result: Tensor
+
+
+@dataclass(frozen=True, slots=True)
+class TensorCall:
+    """Any method called on a tensor: ``h_n.view(b, -1)``, ``x.permute(1, 0, 2)``."""
+
+    node: cst.Call = field(repr=False)
+    tensor: Tensor
+    method: str
+    args: Args = field(repr=False)
+    result: Value
+
+
 @dataclass
 class Facts:
     """Everything the rules may ask about one module."""
@@ -116,6 +143,8 @@ class Facts:
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     view_calls: list[ViewCall] = field(default_factory=list)
     batch_indexing: list[BatchIndex] = field(default_factory=list)
+    tensor_indexing: list[TensorIndex] = field(default_factory=list)
+    tensor_calls: list[TensorCall] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
     # Code that turns gradients off for parameters makes requires_grad unknowable.
     freezes_parameters: bool = False

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from shapecheck.analysis import layers, layout, transfer
+from shapecheck.analysis import indexing, layers, layout, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -26,6 +26,8 @@ from shapecheck.analysis.facts import (
     NumpyCall,
     RecurrentCall,
     SeedCall,
+    TensorCall,
+    TensorIndex,
     ViewCall,
 )
 from shapecheck.analysis.frame import Frame, mode_change, modes_for_callee
@@ -423,37 +425,44 @@ class Interpreter:
         return SLICE
 
     def _index_tensor(self, tensor: Tensor, node: cst.Subscript, frame: Frame) -> Value:
-        elements = node.slice
-        values = [self._slice_value(el.slice, frame) for el in elements]
-        if tensor.shape is None:
-            return tensor.derive(None, contiguous=None)
-        shape = tensor.shape
-        consuming = sum(1 for el in elements if not is_none(el.slice) and not is_ellipsis(el.slice))
-        out: list[Dim] = []
-        position = 0
-        for element, value in zip(elements, values, strict=True):
-            if is_none(element.slice):
-                out.append(literal(1))
-            elif is_ellipsis(element.slice):
-                skip = len(shape) - consuming
-                out.extend(shape[position : position + skip])
-                position += skip
-            elif position >= len(shape):
-                return tensor.derive(None, contiguous=None)
-            elif value is SLICE:
-                whole = is_full_slice(element.slice)
-                out.append(shape[position] if whole else Dim(role=shape[position].role))
-                position += 1
-            elif isinstance(value, Int):
-                if tensor.from_recurrent and shape[position].role is Role.BATCH:
+        parts = [self._index_part(el.slice, frame) for el in node.slice]
+        result = indexing.apply(tensor, parts)
+        self.facts.tensor_indexing.append(
+            TensorIndex(node=node, tensor=tensor, parts=tuple(parts), result=result)
+        )
+        if tensor.from_recurrent:
+            for part, axis in zip(parts, indexing.axes(tensor, parts), strict=True):
+                dim = tensor.dim(axis) if axis is not None else None
+                if part.kind == indexing.INT and dim is not None and dim.role is Role.BATCH:
+                    position = axis if axis >= 0 else axis + tensor.least_rank
                     self.facts.batch_indexing.append(
-                        BatchIndex(node=node, tensor=tensor, axis=position, index=value.dim.value)
+                        BatchIndex(node=node, tensor=tensor, axis=position, index=part.value)
                     )
-                position += 1
-            else:
-                return tensor.derive(None, contiguous=None)  # fancy or boolean indexing
-        out.extend(shape[position:])
-        return tensor.derive(tuple(out), contiguous=None)
+        return result
+
+    def _index_part(self, index: cst.BaseSlice, frame: Frame) -> indexing.IndexPart:
+        if is_none(index):
+            return indexing.IndexPart(indexing.NEW_AXIS, index)
+        if is_ellipsis(index):
+            return indexing.IndexPart(indexing.ELLIPSIS, index)
+        value = self._slice_value(index, frame)
+        if value is SLICE:
+            return indexing.IndexPart(indexing.SLICE, index, full=is_full_slice(index))
+        if isinstance(value, Int):
+            return indexing.IndexPart(indexing.INT, index, value=value.dim.value)
+        if isinstance(value, Tensor):
+            if value.boolean:
+                return indexing.IndexPart(indexing.MASK, index, index=value)
+            return indexing.IndexPart(indexing.TENSOR, index, index=value)
+        if isinstance(value, Seq) and value.items is not None:
+            return indexing.IndexPart(
+                indexing.TENSOR, index, index=Tensor(shape=(literal(len(value.items)),))
+            )
+        if isinstance(value, Opaque) and _names_an_index(index):
+            # `x[i]`, `x[t]`: a counter used as an index is an int far more often
+            # than a tensor, but not always, so only a plain counter name counts.
+            return indexing.IndexPart(indexing.INT, index)
+        return indexing.IndexPart(indexing.UNKNOWN_INDEX, index)
 
     def _integer(self, node: cst.Integer, frame: Frame) -> Value:
         try:
@@ -533,6 +542,19 @@ class Interpreter:
                     frame,
                 )
         return UNKNOWN
+
+    def _comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+        """``lengths > t`` on tensors is a mask of their broadcast shape."""
+        left = self.eval(node.left, frame)
+        result: Value = UNKNOWN
+        for target in node.comparisons:
+            right = self.eval(target.comparator, frame)
+            if isinstance(left, Tensor) or isinstance(right, Tensor):
+                combined = binary(left, right, cst.Add())
+                if isinstance(combined, Tensor):
+                    result = replace(combined, boolean=True, requires_grad=False)
+            left = right
+        return result
 
     def _named_expr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)
@@ -852,15 +874,21 @@ class Interpreter:
         else:
             method = transfer.TENSOR_METHODS.get(name)
         if method is None:
-            return UNKNOWN
-        if (
-            tensor.numpy
-            and name == "reshape"
-            and len(args.pos) == 1
-            and isinstance(args.pos[0], Int)
-        ):
-            args = Args(node=args.node, pos=args.pos)
-        return method(tensor, args)
+            result: Value = UNKNOWN
+        else:
+            if (
+                tensor.numpy
+                and name == "reshape"
+                and len(args.pos) == 1
+                and isinstance(args.pos[0], Int)
+            ):
+                args = Args(node=args.node, pos=args.pos)
+            result = method(tensor, args)
+        if node is not None:
+            self.facts.tensor_calls.append(
+                TensorCall(node=node, tensor=tensor, method=name, args=args, result=result)
+            )
+        return result
 
     def call_model(
         self, instance: Instance, args: Args, frame: Frame, node: cst.Call | None
@@ -928,6 +956,18 @@ class Interpreter:
 # ---------------------------------------------------------------------- helpers
 
 
+def _names_an_index(index: cst.BaseSlice) -> bool:
+    """``x[i]``, ``x[t]``, ``x[step]``: a counter's name, which is an int."""
+    return (
+        isinstance(index, cst.Index)
+        and isinstance(index.value, cst.Name)
+        and index.value.value in _COUNTER_NAMES
+    )
+
+
+_COUNTER_NAMES = frozenset({"i", "j", "k", "t"})
+
+
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
@@ -975,7 +1015,7 @@ _EXPRESSIONS = {
     cst.BinaryOperation: Interpreter._binary,
     cst.UnaryOperation: Interpreter._unary,
     cst.IfExp: Interpreter._if_exp,
-    cst.Comparison: Interpreter._evaluate_children,
+    cst.Comparison: Interpreter._comparison,
     cst.BooleanOperation: Interpreter._evaluate_children,
     cst.NamedExpr: Interpreter._named_expr,
     cst.Await: Interpreter._evaluate_children,

@@ -472,8 +472,9 @@ for _name in (
     TENSOR_METHODS[_name] = same
 
 # Integer and bool tensors cannot require grad, so these casts also detach.
-for _name in ("long", "int", "short", "byte", "bool"):
+for _name in ("long", "int", "short", "byte"):
     TENSOR_METHODS[_name] = detach_method
+TENSOR_METHODS["bool"] = lambda t, a: replace(t, requires_grad=False, boolean=True)
 
 
 def tensor_attribute(t: Tensor, name: str) -> Value:

@@ -120,6 +120,7 @@ class Tensor(Value):
     tail: Shape = ()
     min_rank: int = 0
     source: Source | None = None
+    boolean: bool = False  # a mask: comparisons, .bool()
 
     def derive(self, shape: Shape | None, **changes: object) -> Tensor:
         """The result of an operation that changes the shape (and drops layout history).
