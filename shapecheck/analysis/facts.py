@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from shapecheck.analysis.indexing import IndexPart
-    from shapecheck.analysis.transfer import Args
-
     from shapecheck.analysis.shapes import Dim
+    from shapecheck.analysis.transfer import Args
 
 
 @dataclass(frozen=True, slots=True)

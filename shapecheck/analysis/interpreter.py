@@ -45,7 +45,7 @@ from shapecheck.analysis.operators import (
     reshaped_unknown,
     unpack,
 )
-from shapecheck.analysis.shapes import Dim, Role, literal
+from shapecheck.analysis.shapes import Role, literal
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -957,7 +957,7 @@ class Interpreter:
 
 
 def _names_an_index(index: cst.BaseSlice) -> bool:
-    """``x[i]``, ``x[t]``, ``x[step]``: a counter's name, which is an int."""
+    """``x[i]``, ``x[t]``: a loop counter's name, which is an int."""
     return (
         isinstance(index, cst.Index)
         and isinstance(index.value, cst.Name)
