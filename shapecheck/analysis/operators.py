@@ -100,20 +100,41 @@ def elementwise(left: Value, right: Value) -> Value:
     return tensors[0].derive(None)
 
 
+_ARITHMETIC = {
+    cst.Add: ("+", lambda x, y: x + y),
+    cst.AddAssign: ("+", lambda x, y: x + y),
+    cst.Subtract: ("-", lambda x, y: x - y),
+    cst.SubtractAssign: ("-", lambda x, y: x - y),
+    cst.FloorDivide: ("//", lambda x, y: x // y if y else None),
+    cst.FloorDivideAssign: ("//", lambda x, y: x // y if y else None),
+}
+
+
 def dim_arithmetic(a: Dim, b: Dim, op: cst.CSTNode) -> Dim:
+    """Sizes through ``* + - //``: values where both are known, names kept for messages
+    (``NUM_LAYERS * 2`` is ``NUM_LAYERS*2 (= 4)`` when ``NUM_LAYERS = 2``)."""
     if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
         return shapes.product([a, b])
-    if a.value is not None and b.value is not None and a.name is None and b.name is None:
-        if isinstance(op, (cst.Add, cst.AddAssign)):
-            return literal(a.value + b.value)
-        if isinstance(op, (cst.Subtract, cst.SubtractAssign)):
-            return literal(a.value - b.value)
-        if isinstance(op, (cst.FloorDivide, cst.FloorDivideAssign)) and b.value:
-            return literal(a.value // b.value)
-    if a.known and b.known and isinstance(op, (cst.Add, cst.Subtract)):
-        sign = "+" if isinstance(op, cst.Add) else "-"
-        return Dim(name=f"{a.label()}{sign}{b.label()}")
+    entry = _ARITHMETIC.get(type(op))
+    if entry is None:
+        return shapes.UNKNOWN_DIM
+    sign, compute = entry
+    value = compute(a.value, b.value) if a.value is not None and b.value is not None else None
+    if a.name is None and b.name is None:
+        return literal(value) if value is not None else shapes.UNKNOWN_DIM
+    if a.known and b.known:
+        strong = sign == "//"
+        return Dim(name=f"{_operand(a, strong)}{sign}{_operand(b, strong)}", value=value)
     return shapes.UNKNOWN_DIM
+
+
+def _operand(d: Dim, strong: bool) -> str:
+    """The operand's spelling, in parentheses where precedence needs them."""
+    name = d.name if d.name is not None else str(d.value)
+    simple = shapes.is_atom(name) or (
+        not strong and all(shapes.is_atom(f) for f in name.split("*"))
+    )
+    return name if simple else f"({name})"
 
 
 def reshaped_unknown(args: Args) -> Value:

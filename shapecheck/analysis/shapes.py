@@ -193,6 +193,11 @@ def product(dims: Sequence[Dim]) -> Dim:
 _ATOM = re.compile(r"[A-Za-z_][\w.]*(\([^()]*\))?|[0-9]+")
 
 
+def is_atom(name: str) -> bool:
+    """One symbol or literal rather than arithmetic."""
+    return _ATOM.fullmatch(name) is not None
+
+
 def _product_factors(d: Dim) -> list[str] | None:
     """The factors of a size that is a plain product, else None."""
     if d.name is None:

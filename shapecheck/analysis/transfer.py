@@ -197,8 +197,28 @@ def _from_data(numpy: bool, keeps_device: bool = True) -> Callable[[Args], Value
 
 
 def _like(args: Args) -> Value:
+    """``zeros_like(x)``: x's shape, as far as it is known, on x's device."""
     source = tensor_of(args.get(0, "input"))
-    return _new_tensor(args, source.shape if source else None)
+    made = _new_tensor(args, source.shape if source else None)
+    if source is None:
+        return made
+    device = made.device if "device" in args.kw else source.device
+    return replace(
+        made, head=source.head, tail=source.tail, min_rank=source.min_rank, device=device
+    )
+
+
+def _arange(args: Args) -> Value:
+    """``torch.arange(n)`` is 1-d; its length is ``n`` when it starts at 0 with step 1."""
+    length = as_dim(args.get(0, "end")) if len(args.pos) == 1 else None
+    return _new_tensor(args, (length or shapes.UNKNOWN_DIM,))
+
+
+def new_tensor_method(t: Tensor, args: Args) -> Value:
+    """``x.new_zeros(size)``, ``x.new_full(size, v)``: a new shape on x's device."""
+    sizes = args.pos[:1] if args.pos and isinstance(args.pos[0], Seq) else args.pos
+    made = _new_tensor(args, shape_of_sizes(sizes) if sizes else None)
+    return replace(made, device=t.device if "device" not in args.kw else made.device)
 
 
 def _full(args: Args) -> Value:
@@ -222,18 +242,23 @@ def _eye(args: Args) -> Value:
 
 
 def _layout(t: Tensor, args: Args, method: str, order: tuple[int, ...] | None) -> Value:
+    """permute and transpose: a permute of k dims proves the rank is k."""
     node, subject = args.node, args.subject()
-    if order is None or t.shape is None:
+    before = partial.as_ranked(t, len(order)) if order is not None else None
+    if order is None or before is None:
         return t.derive(None, contiguous=None)
-    result = shapes.permute(t.shape, order)
+    result = shapes.permute(before, order)
     if result is None:
         return t.derive(None, contiguous=None)
-    reorders = _moves_nontrivial_dims(t.shape, order)
+    reorders = _moves_nontrivial_dims(before, order)
     return replace(
         t,
         shape=result,
+        head=(),
+        tail=(),
+        min_rank=0,
         contiguous=(t.contiguous and not reorders) if t.contiguous is not None else None,
-        layout_op=LayoutOp(node=node, method=method, order=order, before=t.shape, subject=subject),
+        layout_op=LayoutOp(node=node, method=method, order=order, before=before, subject=subject),
     )
 
 
@@ -253,8 +278,23 @@ def permute_method(t: Tensor, args: Args) -> Value:
 def transpose_method(t: Tensor, args: Args) -> Value:
     a = as_int(args.get(0, "dim0"))
     b = as_int(args.get(1, "dim1"))
-    if t.shape is None or a is None or b is None:
+    if a is None or b is None:
         return t.derive(None, contiguous=None)
+    if t.shape is None:
+        # Rank unknown: swap what is known, and remember the swap for the layout rules.
+        swapped = partial.transpose(t, a, b)
+        if swapped is None:
+            return t.derive(None, contiguous=None)
+        known = swapped.head if a >= 0 else swapped.tail
+        before = t.head if a >= 0 else t.tail
+        order = shapes.transpose_order(len(known), a, b)
+        op = None
+        if a >= 0 and order is not None and len(before) == len(known):
+            op = LayoutOp(
+                node=args.node, method="transpose", order=order, before=before,
+                subject=args.subject(),
+            )
+        return replace(swapped, contiguous=None, layout_op=op)
     return _layout(t, args, "transpose", shapes.transpose_order(len(t.shape), a, b))
 
 
@@ -265,9 +305,12 @@ def t_method(t: Tensor, args: Args) -> Value:
 
 
 def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
+    """view/reshape: explicit sizes define the result, whatever the input was."""
     target = target_dims(args.pos) if not args.has_star else None
-    if target is None or t.shape is None:
-        shape = None if target is None else _plain(target)
+    if target is None:
+        shape = None
+    elif t.shape is None:
+        shape = _plain(target)
     else:
         shape = shapes.reshape(t.shape, target)
     # reshape copies when it must, so its result is contiguous; view keeps strides.
@@ -275,7 +318,10 @@ def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
 
 
 def _plain(target: list[Dim | None]) -> Shape | None:
-    return None if None in target else tuple(target)
+    """The requested sizes, -1 as an unknown dim (at most one -1 is legal)."""
+    if target.count(None) > 1:
+        return None
+    return tuple(d if d is not None else shapes.UNKNOWN_DIM for d in target)
 
 
 def view_raises(t: Tensor, target: list[Dim | None] | None) -> bool:
@@ -294,14 +340,19 @@ def view_raises(t: Tensor, target: list[Dim | None] | None) -> bool:
 
 def unsqueeze_method(t: Tensor, args: Args) -> Value:
     axis = as_int(args.get(0, "dim"))
-    shape = shapes.unsqueeze(t.shape, axis) if t.shape is not None and axis is not None else None
-    return t.derive(shape)
+    if axis is None:
+        return t.derive(None)
+    if t.shape is None:
+        return partial.unsqueeze(t, axis)
+    return t.derive(shapes.unsqueeze(t.shape, axis))
 
 
 def squeeze_method(t: Tensor, args: Args) -> Value:
     axis_value = args.get(0, "dim")
     if t.shape is None:
-        return t.derive(None)
+        if axis_value is not None and as_int(axis_value) is None:
+            return t.derive(None)
+        return partial.squeeze(t, as_int(axis_value) if axis_value is not None else None)
     if axis_value is None:
         return t.derive(shapes.squeeze(t.shape))
     axis = as_int(axis_value)
@@ -313,6 +364,8 @@ def flatten_method(t: Tensor, args: Args) -> Value:
     end = as_int(args.get(1, "end_dim"))
     start = 0 if start is None and args.get(0, "start_dim") is None else start
     end = -1 if end is None and args.get(1, "end_dim") is None else end
+    if t.shape is None and start is not None and end is not None:
+        return partial.flatten(t, start, end) or t.derive(None)
     if t.shape is None or start is None or end is None or not t.shape:
         return t.derive(None)
     i, j = shapes.normalize_axis(start, len(t.shape)), shapes.normalize_axis(end, len(t.shape))
@@ -397,7 +450,47 @@ def size_method(t: Tensor, args: Args) -> Value:
 
 
 def repeat_method(t: Tensor, args: Args) -> Value:
-    return t.derive(None, contiguous=True)
+    """``x.repeat(a, b, c)``: rank ``len(reps)``; a repeat of 1 keeps the dim."""
+    reps = [as_dim(v) for v in size_list(args.pos)]
+    if args.has_star or not reps or None in reps:
+        return t.derive(None, contiguous=True)
+    source = partial.as_ranked(t, len(reps)) or (shapes.UNKNOWN_DIM,) * len(reps)
+    dims = tuple(
+        d if r.value == 1 and r.name is None else shapes.product([d, r]) if d.known else Dim()
+        for d, r in zip(source, reps, strict=True)
+    )
+    return t.derive(dims, contiguous=True)
+
+
+def expand_method(t: Tensor, args: Args) -> Value:
+    """``x.expand(b, -1, h)``: the sizes given, -1 keeping x's own (aligned from the right)."""
+    sizes = target_dims(args.pos) if not args.has_star else None
+    if sizes is None:
+        return t.derive(None, contiguous=False)
+    source = partial.as_ranked(t, len(sizes)) or (shapes.UNKNOWN_DIM,) * len(sizes)
+    dims = tuple(s if s is not None else d for s, d in zip(sizes, source, strict=True))
+    return t.derive(dims, contiguous=False)
+
+
+def chunk_method(t: Tensor, args: Args) -> Value:
+    """``x.chunk(n, dim)`` and ``x.split(size, dim)``: pieces that differ only along dim."""
+    axis = as_int(args.get(1, "dim")) if args.get(1, "dim") is not None else 0
+    if axis is None:
+        return Seq(elem=t.derive(None))
+    if t.shape is not None:
+        pos = shapes.normalize_axis(axis, len(t.shape))
+        if pos is None:
+            return Seq(elem=t.derive(None))
+        piece = t.derive((*t.shape[:pos], Dim(role=t.shape[pos].role), *t.shape[pos + 1 :]))
+    else:
+        piece = partial.replace_dim(t, axis, Dim())
+    count = as_dim(args.get(0, "chunks")) if args.node is not None else None
+    return Seq(length=count if _is_chunk(args) else None, elem=piece)
+
+
+def _is_chunk(args: Args) -> bool:
+    func = args.node.func if args.node is not None else None
+    return isinstance(func, cst.Attribute) and func.attr.value == "chunk"
 
 
 def scalar(t: Tensor, args: Args) -> Value:
@@ -435,7 +528,16 @@ TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
     "repeat": repeat_method,
     # .type(torch.cuda.FloatTensor) may move the tensor as well as cast it.
     "type": lambda t, a: replace(t, device=None) if a.pos or a.kw else UNKNOWN,
-    "expand": lambda t, a: t.derive(None, contiguous=False),
+    "expand": expand_method,
+    "expand_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None, contiguous=False),
+    "view_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None),
+    "reshape_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None),
+    "chunk": chunk_method,
+    "split": chunk_method,
+    "new_zeros": new_tensor_method,
+    "new_ones": new_tensor_method,
+    "new_empty": new_tensor_method,
+    "new_full": new_tensor_method,
     "requires_grad_": lambda t, a: replace(t, requires_grad=as_bool(a.get(0)) is not False),
 }
 
@@ -591,38 +693,74 @@ def _combined(values: list[Value], shape: Shape | None, node: cst.Call) -> Tenso
 
 
 def _cat(args: Args) -> Value:
+    """``torch.cat(parts, dim)``: the parts' shape with the dim along ``dim`` summed.
+
+    Equal parts add up to a multiple: ``cat((h_n[-2], h_n[-1]), dim=1)`` has
+    ``H*2`` features, the size a bidirectional layer's head needs.
+    """
     seq = args.get(0, "tensors")
     axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
     if not isinstance(seq, Seq) or seq.items is None:
         return _combined([UNKNOWN], None, args.node)
     values = list(seq.items)
     parts = [tensor_of(v) for v in values]
-    shape = None
-    if axis is not None and parts and all(p is not None and p.shape is not None for p in parts):
-        first = parts[0].shape
-        pos = shapes.normalize_axis(axis, len(first))
-        if pos is not None and all(len(p.shape) == len(first) for p in parts):
-            total = shapes.UNKNOWN_DIM
-            if all(p.shape[pos].value is not None for p in parts):
-                total = literal(sum(p.shape[pos].value for p in parts))
-            shape = (*first[:pos], total, *first[pos + 1 :])
-    return _combined(values, shape, args.node)
+    made = _combined(values, None, args.node)
+    if axis is None or not parts or any(p is None for p in parts):
+        return made
+    first = parts[0]
+    total = _sum_dims([p.dim(axis) for p in parts])
+    if all(p.shape is not None for p in parts):
+        pos = shapes.normalize_axis(axis, len(first.shape))
+        if pos is None or any(len(p.shape) != len(first.shape) for p in parts):
+            return made
+        return replace(made, shape=(*first.shape[:pos], total, *first.shape[pos + 1 :]))
+    # Ranks unknown: what the first part shows beside the joined dim still holds.
+    joined = partial.replace_dim(first, axis, total)
+    return replace(made, head=joined.head, tail=joined.tail, min_rank=joined.least_rank)
+
+
+def _sum_dims(dims: list[Dim | None]) -> Dim:
+    if any(d is None or not d.known for d in dims):
+        return shapes.UNKNOWN_DIM
+    role = dims[0].role if all(d.role is dims[0].role for d in dims) else None
+    if all(d.same_size(dims[0]) is True for d in dims):
+        return shapes.product([literal(len(dims)), dims[0]]).with_role(role)
+    if all(d.value is not None for d in dims):
+        total = sum(d.value for d in dims)
+        if all(d.name is None for d in dims):
+            return literal(total).with_role(role)
+    return Dim(name="+".join(d.label() for d in dims)).with_role(role)
 
 
 def _stack(args: Args) -> Value:
+    """``torch.stack(items, dim)``: a new dim of ``len(items)`` at ``dim``."""
     seq = args.get(0, "tensors") or args.get(0, "arrays")
     axis = as_int(args.get(1, "dim") or args.kw.get("axis") or Int(literal(0)))
     if not isinstance(seq, Seq):
         return _combined([UNKNOWN], None, args.node)
     values = list(seq.items) if seq.items is not None else [seq.elem]
     elem = tensor_of(seq.element())
-    count = seq.size()
-    shape = None
-    if elem is not None and elem.shape is not None and count is not None and axis is not None:
+    if elem is None:
+        elem = _data_tensor(seq.element())
+    count = seq.size() or shapes.UNKNOWN_DIM
+    made = _combined(values, None, args.node)
+    if elem is None or axis is None:
+        return made
+    if elem.shape is not None:
         pos = shapes.normalize_axis(axis, len(elem.shape) + 1)
-        if pos is not None:
-            shape = (*elem.shape[:pos], count, *elem.shape[pos:])
-    return _combined(values, shape, args.node)
+        if pos is None:
+            return made
+        return replace(made, shape=(*elem.shape[:pos], count, *elem.shape[pos:]))
+    if axis == 0:
+        stacked = partial.prepend(elem, count)
+        return replace(made, head=stacked.head, tail=stacked.tail, min_rank=stacked.min_rank)
+    return replace(made, min_rank=elem.least_rank + 1)
+
+
+def _data_tensor(value: Value) -> Tensor | None:
+    """Numbers and lists of them, as the arrays numpy and torch build from them."""
+    shape = shape_of_data(value)
+    return Tensor(shape=shape) if shape is not None else None
 
 
 def _np_transpose(args: Args) -> Value:
@@ -826,6 +964,7 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.as_tensor": _from_data(numpy=False),
     "torch.from_numpy": _from_data(numpy=False, keeps_device=False),
     "torch.eye": _eye,
+    "torch.arange": _arange,
     "torch.device": _torch_device,
     # torch shape operations
     "torch.permute": _on_first(permute_method),
@@ -837,6 +976,8 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.squeeze": _on_first(squeeze_method),
     "torch.flatten": _on_first(flatten_method),
     "torch.cat": _cat,
+    "torch.chunk": _on_first(chunk_method),
+    "torch.split": _on_first(chunk_method),
     "torch.concat": _cat,
     "torch.stack": _stack,
     "torch.argmax": _on_first(reduce_method(False)),
