@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from shapecheck.analysis import indexing, layers, layout, transfer
+from shapecheck.analysis import indexing, layers, layout, partial, shapes, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -45,7 +45,7 @@ from shapecheck.analysis.operators import (
     reshaped_unknown,
     unpack,
 )
-from shapecheck.analysis.shapes import Role, literal
+from shapecheck.analysis.shapes import Dim, Role, literal
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
     UNKNOWN,
@@ -114,6 +114,8 @@ class Interpreter:
         self.statement: cst.SimpleStatementLine | None = None
         self.budget = STATEMENT_BUDGET
         self.instances: dict[int, Instance] = {}
+        # The variable the expression being evaluated is assigned to, if one plain name.
+        self.size_name: str | None = None
 
     # ------------------------------------------------------------------ driver
 
@@ -179,7 +181,15 @@ class Interpreter:
                 if name.endswith("set_grad_enabled"):
                     frame.grad = value.enabled
         elif isinstance(stmt, cst.Assign):
-            value = self.eval(stmt.value, frame)
+            value = self._unpacked_shape(stmt, frame)
+            if value is None:
+                target = stmt.targets[0].target if len(stmt.targets) == 1 else None
+                if isinstance(target, cst.Name) and _reads_a_size(stmt.value):
+                    self.size_name = target.value
+                try:
+                    value = self.eval(stmt.value, frame)
+                finally:
+                    self.size_name = None
             for target in stmt.targets:
                 self.assign(target.target, value, frame)
         elif isinstance(stmt, cst.AnnAssign):
@@ -198,6 +208,70 @@ class Interpreter:
                 if value.name == "torch" and frame is self.globals:
                     self.facts.torch_alias = local
                 frame.env[local] = value
+
+    # ------------------------------------------------------------------ dimension identity
+
+    def observe_dim(
+        self, subject: cst.BaseExpression, tensor: Tensor, axis: int, frame: Frame
+    ) -> Value:
+        """``x.size(i)``, ``x.shape[i]``, ``len(x)``: dim ``i`` of x, as a size of its own.
+
+        A dim nobody knew gets a symbol, named after the variable it is assigned to
+        (``batch_size = x.size(0)``) or after the expression (``x.size(0)``), and x is
+        rebound with it. Sizes built from it then stay linked to that axis, so an h0
+        built with ``x.size(0)`` is known to use whatever axis 0 of x turns out to be.
+        """
+        known = tensor.dim(axis)
+        if known is not None and known.known:
+            return Int(known)
+        spelling = dotted(subject)
+        if spelling is None or (tensor.shape is None and axis < 0):
+            return Int(known or shapes.UNKNOWN_DIM)
+        name = self.size_name or f"{spelling}.size({axis})"
+        role = known.role if known is not None else None
+        dim = Dim(name=name, role=role or shapes.role_from_name(name))
+        if tensor.shape is not None:
+            position = shapes.normalize_axis(axis, len(tensor.shape))
+            if position is None:
+                return UNKNOWN
+            shape = (*tensor.shape[:position], dim, *tensor.shape[position + 1 :])
+            refined = replace(tensor, shape=shape)
+        else:
+            head = list(tensor.head) + [shapes.UNKNOWN_DIM] * (axis + 1 - len(tensor.head))
+            head[axis] = dim
+            refined = replace(tensor, head=tuple(head), min_rank=max(tensor.min_rank, axis + 1))
+        self._rebind(subject, refined, frame)
+        return Int(dim)
+
+    def _unpacked_shape(self, stmt: cst.Assign, frame: Frame) -> Value | None:
+        """``b, t, f = x.shape`` (or ``x.size()``): x has rank 3, and its dims these names."""
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0].target, (cst.Tuple, cst.List)):
+            return None
+        elements = stmt.targets[0].target.elements
+        if not all(isinstance(e.value, cst.Name) for e in elements):
+            return None
+        value = stmt.value
+        if isinstance(value, cst.Call) and not value.args:
+            value = value.func
+            if not (isinstance(value, cst.Attribute) and value.attr.value == "size"):
+                return None
+        elif not (isinstance(value, cst.Attribute) and value.attr.value == "shape"):
+            return None
+        tensor = self.promote(value.value, self.eval(value.value, frame), frame)
+        if tensor is None:
+            return None
+        dims = partial.as_ranked(tensor, len(elements))
+        if dims is None:
+            return None
+        named = []
+        for dim, element in zip(dims, elements, strict=True):
+            name = element.value.value
+            if not dim.known and name != "_":
+                dim = Dim(name=name, role=dim.role or shapes.role_from_name(name))
+            named.append(dim)
+        refined = replace(tensor, shape=tuple(named), head=(), tail=(), min_rank=0)
+        self._rebind(value.value, refined, frame)
+        return Seq(items=tuple(Int(d) for d in named))
 
     def _if(self, node: cst.If, frame: Frame) -> None:
         self.eval(node.test, frame)
@@ -390,6 +464,16 @@ class Interpreter:
         return Opaque(text)
 
     def _subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        if (
+            isinstance(node.value, cst.Attribute)
+            and node.value.attr.value == "shape"
+            and len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+        ):
+            owner = self.promote(node.value.value, self.eval(node.value.value, frame), frame)
+            axis = self.eval(node.slice[0].slice.value, frame)
+            if isinstance(owner, Tensor) and isinstance(axis, Int) and axis.dim.value is not None:
+                return self.observe_dim(node.value.value, owner, axis.dim.value, frame)
         base = self.eval(node.value, frame)
         if isinstance(base, Tensor):
             return self._index_tensor(base, node, frame)
@@ -572,6 +656,11 @@ class Interpreter:
                 grown = Seq(elem=join_all([receiver.element(), *args.pos]) if args.pos else UNKNOWN)
                 self._rebind(func.value, grown, frame)
                 return Const(None)
+            if func.attr.value == "size" and len(node.args) == 1:
+                tensor = self.promote(func.value, receiver, frame)
+                axis = self.eval(node.args[0].value, frame)
+                if tensor is not None and isinstance(axis, Int) and axis.dim.value is not None:
+                    return self.observe_dim(func.value, tensor, axis.dim.value, frame)
             if isinstance(receiver, Tensor) and in_place(func.attr.value):
                 args = self.eval_args(node, frame)
                 result = self._tensor_method(receiver, func.attr.value, args, node)
@@ -641,6 +730,10 @@ class Interpreter:
             if frame.receiver is not None and frame.owner is not None:
                 return _Super(frame.receiver, frame.owner)
             return UNKNOWN
+        if name == "builtins.len" and node is not None and len(node.args) == 1:
+            target = args.get(0)
+            if isinstance(target, Tensor):
+                return self.observe_dim(node.args[0].value, target, 0, frame)
         if name == "torch.utils.data.DataLoader":
             dataset = args.get(0, "dataset")
             if isinstance(dataset, Instance):
@@ -814,7 +907,22 @@ class Interpreter:
                 self._seed(node, "unknown")
         if isinstance(receiver, Opaque) and name in ("view", "reshape"):
             return reshaped_unknown(args)
+        if isinstance(receiver, Opaque) and name in _TENSOR_METHODS_ONLY and node is not None:
+            tensor = self.promote(node.func.value, receiver, frame)
+            if tensor is not None:
+                return self._tensor_method(tensor, name, args, node)
         return UNKNOWN
+
+    def promote(self, subject: cst.BaseExpression, value: Value, frame: Frame) -> Tensor | None:
+        """A value of unknown origin used the way only tensors are (``x.permute(...)``,
+        ``x.size(0)``, ``b, t, f = x.shape``) is a tensor from then on."""
+        if isinstance(value, Tensor):
+            return value
+        if not isinstance(value, Opaque) or value.text is None or dotted(subject) is None:
+            return None
+        tensor = Tensor(shape=None, requires_grad=None, device=None, contiguous=None)
+        self._rebind(subject, tensor, frame)
+        return tensor
 
     def _module_method(
         self, module: Instance | Layer, name: str, args: Args, frame: Frame, node: cst.Call | None
@@ -956,6 +1064,20 @@ class Interpreter:
 # ---------------------------------------------------------------------- helpers
 
 
+def _reads_a_size(node: cst.BaseExpression) -> bool:
+    """``x.size(0)``, ``x.shape[0]`` or ``len(x)``, as a whole expression."""
+    if isinstance(node, cst.Call) and len(node.args) == 1:
+        func = node.func
+        return (isinstance(func, cst.Attribute) and func.attr.value == "size") or (
+            isinstance(func, cst.Name) and func.value == "len"
+        )
+    return (
+        isinstance(node, cst.Subscript)
+        and isinstance(node.value, cst.Attribute)
+        and node.value.attr.value == "shape"
+    )
+
+
 def _names_an_index(index: cst.BaseSlice) -> bool:
     """``x[i]``, ``x[t]``: a loop counter's name, which is an int."""
     return (
@@ -966,6 +1088,13 @@ def _names_an_index(index: cst.BaseSlice) -> bool:
 
 
 _COUNTER_NAMES = frozenset({"i", "j", "k", "t"})
+
+# Methods that only tensors have (numpy arrays and modules have none of them), so a
+# value of unknown origin they are called on is a tensor. transpose and flatten are
+# left out: numpy arrays have them too, with other meanings.
+_TENSOR_METHODS_ONLY = frozenset(
+    {"permute", "unsqueeze", "contiguous", "size", "dim", "masked_fill", "new_zeros", "detach"}
+)
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:

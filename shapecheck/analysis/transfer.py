@@ -291,7 +291,10 @@ def transpose_method(t: Tensor, args: Args) -> Value:
         op = None
         if a >= 0 and order is not None and len(before) == len(known):
             op = LayoutOp(
-                node=args.node, method="transpose", order=order, before=before,
+                node=args.node,
+                method="transpose",
+                order=order,
+                before=before,
                 subject=args.subject(),
             )
         return replace(swapped, contiguous=None, layout_op=op)
