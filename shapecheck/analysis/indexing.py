@@ -42,6 +42,7 @@ class IndexPart:
     value: int | None = None
     full: bool = False
     index: Tensor | None = None
+    length: Dim | None = None  # a slice's length where the code states it: x[i:i + B]
 
     @property
     def consumes(self) -> bool:
@@ -54,10 +55,12 @@ def _step(part: IndexPart, dim: Dim) -> tuple[Dim, ...] | None:
         return ()
     if part.kind == SLICE:
         # A slice keeps the axis and what it means; only a full one keeps its size.
+        if part.length is not None:
+            return (part.length.with_role(part.length.role or dim.role),)
         return (dim,) if part.full else (Dim(role=dim.role),)
     if part.kind == TENSOR and part.index is not None and part.index.rank == 1:
         size = part.index.dim(0) or UNKNOWN_DIM
-        return (size.with_role(dim.role),)  # X[perm[i:i+B]]: a batch of rows
+        return (size.with_role(size.role or dim.role),)  # X[perm[i:i+B]]: a batch of rows
     return None
 
 

@@ -59,6 +59,7 @@ from shapecheck.analysis.values import (
     Instance,
     Int,
     Layer,
+    Mapping,
     Opaque,
     QName,
     Seq,
@@ -490,6 +491,10 @@ class Interpreter:
             return base.element()
         if isinstance(base, Batches):
             return base.item
+        if isinstance(base, Mapping):
+            return base.value
+        if isinstance(base, Opaque) and _looks_like_vocabulary(base.text) and len(indices) == 1:
+            return Int(shapes.UNKNOWN_DIM)  # word_to_idx[w]: a token id
         if isinstance(base, Instance) and base.cls.lookup("__getitem__") is not None:
             return self.call_method(
                 base,
@@ -524,6 +529,23 @@ class Interpreter:
                     )
         return result
 
+    def _slice_length(self, index: cst.BaseSlice, frame: Frame) -> Dim | None:
+        """How many items ``x[i:i + B]`` or ``x[:B]`` takes: manual mini-batches."""
+        if not isinstance(index, cst.Slice) or index.step is not None or index.upper is None:
+            return None
+        upper = index.upper
+        if index.lower is None:
+            size = self.eval(upper, frame)
+            return size.dim if isinstance(size, Int) and size.dim.known else None
+        if (
+            isinstance(upper, cst.BinaryOperation)
+            and isinstance(upper.operator, cst.Add)
+            and self.module.code_for_node(upper.left) == self.module.code_for_node(index.lower)
+        ):
+            size = self.eval(upper.right, frame)
+            return size.dim if isinstance(size, Int) and size.dim.known else None
+        return None
+
     def _index_part(self, index: cst.BaseSlice, frame: Frame) -> indexing.IndexPart:
         if is_none(index):
             return indexing.IndexPart(indexing.NEW_AXIS, index)
@@ -531,7 +553,12 @@ class Interpreter:
             return indexing.IndexPart(indexing.ELLIPSIS, index)
         value = self._slice_value(index, frame)
         if value is SLICE:
-            return indexing.IndexPart(indexing.SLICE, index, full=is_full_slice(index))
+            return indexing.IndexPart(
+                indexing.SLICE,
+                index,
+                full=is_full_slice(index),
+                length=self._slice_length(index, frame),
+            )
         if isinstance(value, Int):
             return indexing.IndexPart(indexing.INT, index, value=value.dim.value)
         if isinstance(value, Tensor):
@@ -586,11 +613,27 @@ class Interpreter:
         frame.env = saved
         return Seq(length=count, elem=element)
 
-    def _dict(self, node: cst.BaseExpression, frame: Frame) -> Value:
-        for child in node.children:
-            if isinstance(child, cst.BaseExpression):
-                self.eval(child, frame)
-        return UNKNOWN
+    def _dict(self, node: cst.Dict, frame: Frame) -> Value:
+        values = []
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                self.eval(element.key, frame)
+                values.append(self.eval(element.value, frame))
+            else:
+                self.eval(element.value, frame)
+                return Mapping(UNKNOWN)
+        return Mapping(join_all(values) if values else UNKNOWN)
+
+    def _dict_comprehension(self, node: cst.DictComp, frame: Frame) -> Value:
+        """``{w: i for i, w in enumerate(vocab)}``: a mapping to ints."""
+        saved = dict(frame.env)
+        comp = node.for_in
+        while comp is not None:
+            self.assign(comp.target, element_of(self.eval(comp.iter, frame)), frame)
+            comp = comp.inner_for_in
+        value = self.eval(node.value, frame)
+        frame.env = saved
+        return Mapping(value)
 
     def _binary(self, node: cst.BinaryOperation, frame: Frame) -> Value:
         return binary(self.eval(node.left, frame), self.eval(node.right, frame), node.operator)
@@ -653,7 +696,13 @@ class Interpreter:
             receiver = self.eval(func.value, frame)
             if isinstance(receiver, Seq) and func.attr.value in LIST_MUTATORS:
                 args = self.eval_args(node, frame)
-                grown = Seq(elem=join_all([receiver.element(), *args.pos]) if args.pos else UNKNOWN)
+                added = args.pos if func.attr.value in ("append", "insert") else []
+                if func.attr.value == "extend" and args.pos and isinstance(args.pos[0], Seq):
+                    added = [args.pos[0].element()]
+                if func.attr.value == "insert":
+                    added = added[1:]
+                had = [receiver.element()] if receiver.items != () else []
+                grown = Seq(elem=join_all([*had, *added]) if had or added else UNKNOWN)
                 self._rebind(func.value, grown, frame)
                 return Const(None)
             if func.attr.value == "size" and len(node.args) == 1:
@@ -696,6 +745,8 @@ class Interpreter:
             value = self.eval(arg.value, frame)
             if arg.star:
                 args.has_star = True
+                if arg.star == "*":
+                    args.starred.append(value)
             elif arg.keyword is not None:
                 args.kw[arg.keyword.value] = value
             else:
@@ -738,6 +789,9 @@ class Interpreter:
             dataset = args.get(0, "dataset")
             if isinstance(dataset, Instance):
                 dataset = Batches(item=self._item_of(dataset, frame))
+            collate = args.kw.get("collate_fn")
+            if isinstance(collate, (Function, Bound, Instance)) and not args.has_star:
+                return self._collated(args, dataset, collate, frame)
             return transfer.data_loader(args, dataset or UNKNOWN)
         entry = transfer.FUNCTIONS.get(name)
         if entry is not None:
@@ -780,7 +834,17 @@ class Interpreter:
     def _item_of(self, dataset: Instance, frame: Frame) -> Value:
         if dataset.cls.lookup("__getitem__") is None:
             return UNKNOWN
-        return self.call_method(dataset, "__getitem__", Args(node=None, pos=[UNKNOWN]), frame, None)
+        index = Int(shapes.UNKNOWN_DIM)  # one int index: `self.X[idx]` drops dim 0
+        return self.call_method(dataset, "__getitem__", Args(node=None, pos=[index]), frame, None)
+
+    def _collated(self, args: Args, dataset: Value, collate: Value, frame: Frame) -> Value:
+        """``DataLoader(ds, batch_size=B, collate_fn=f)`` yields ``f([item] * B)``."""
+        size_value = args.get(1, "batch_size")
+        size = transfer.as_dim(size_value) if size_value is not None else literal(1)
+        item = dataset.item if isinstance(dataset, Batches) else UNKNOWN
+        samples = Seq(length=(size or shapes.UNKNOWN_DIM).with_role(Role.BATCH), elem=item)
+        batch = self.call_value(collate, Args(node=None, pos=[samples]), frame, None)
+        return Batches(item=batch, batched=True)
 
     def call_function(
         self,
@@ -1064,6 +1128,17 @@ class Interpreter:
 # ---------------------------------------------------------------------- helpers
 
 
+def _looks_like_vocabulary(name: str | None) -> bool:
+    """``word_to_idx``, ``char2id``, ``vocab.stoi``: mappings from tokens to ids."""
+    if name is None:
+        return False
+    last = name.rsplit(".", 1)[-1].lower()
+    return any(
+        marker in last
+        for marker in ("2idx", "to_idx", "2ix", "to_ix", "2id", "to_id", "stoi", "2int", "to_int")
+    ) or last in ("vocab", "vocabulary", "token2index", "word_index")
+
+
 def _reads_a_size(node: cst.BaseExpression) -> bool:
     """``x.size(0)``, ``x.shape[0]`` or ``len(x)``, as a whole expression."""
     if isinstance(node, cst.Call) and len(node.args) == 1:
@@ -1141,6 +1216,7 @@ _EXPRESSIONS = {
     cst.ListComp: Interpreter._comprehension,
     cst.GeneratorExp: Interpreter._comprehension,
     cst.Dict: Interpreter._dict,
+    cst.DictComp: Interpreter._dict_comprehension,
     cst.BinaryOperation: Interpreter._binary,
     cst.UnaryOperation: Interpreter._unary,
     cst.IfExp: Interpreter._if_exp,

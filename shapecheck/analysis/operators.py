@@ -11,7 +11,7 @@ import libcst as cst
 from shapecheck.analysis import shapes, transfer
 from shapecheck.analysis.shapes import Dim, literal, named
 from shapecheck.analysis.transfer import Args
-from shapecheck.analysis.values import UNKNOWN, Const, Int, Opaque, Seq, Tensor, Value
+from shapecheck.analysis.values import UNKNOWN, Const, Int, Opaque, Seq, Tensor, Value, join_all
 
 SLICE = Opaque("<slice>")
 
@@ -165,8 +165,29 @@ def binary(left: Value, right: Value, op: cst.CSTNode) -> Value:
         isinstance(left, Seq)
         and isinstance(right, Seq)
         and isinstance(op, (cst.Add, cst.AddAssign))
-        and left.items is not None
-        and right.items is not None
     ):
-        return Seq(items=left.items + right.items)
+        if left.items is not None and right.items is not None:
+            return Seq(items=left.items + right.items)
+        return Seq(
+            length=_joined_length(left, right), elem=join_all([left.element(), right.element()])
+        )
+    if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
+        seq, count = (left, right) if isinstance(left, Seq) else (right, left)
+        if isinstance(seq, Seq) and isinstance(count, Int):
+            size = seq.size()
+            length = shapes.product([size, count.dim]) if size is not None else None
+            return Seq(length=length, elem=seq.element())
     return UNKNOWN
+
+
+def _joined_length(left: Seq, right: Seq) -> Dim | None:
+    """``ids + [pad] * (n - len(ids))`` is ``n`` long: padding to a fixed length."""
+    a, b = left.size(), right.size()
+    if a is None or b is None:
+        return None
+    if b.name is not None and a.known and b.name.endswith(f"-{a.label()}"):
+        stem = b.name.removesuffix(f"-{a.label()}")
+        if shapes.is_atom(stem):
+            return named(stem)
+    total = dim_arithmetic(a, b, cst.Add())
+    return total if total.known else None

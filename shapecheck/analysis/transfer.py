@@ -41,6 +41,7 @@ class Args:
     pos: list[Value]
     kw: dict[str, Value] = field(default_factory=dict)
     has_star: bool = False  # *args or **kwargs: positions and keywords are incomplete
+    starred: list[Value] = field(default_factory=list)  # the values behind *args
     grad: bool | None = True
     functional: bool = False  # torch.permute(x, ...) rather than x.permute(...)
 
@@ -132,6 +133,22 @@ def shape_of_data(value: Value) -> Shape | None:
     return None
 
 
+def data_tensor(value: Value) -> Tensor | None:
+    """What numpy or torch makes of nested data, as far as it is known: a list of B
+    unknown rows is at least ``(B, ...)``; a list of ints is ``(n,)``."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (Int, Const)):
+        return Tensor(shape=())
+    if not isinstance(value, Seq):
+        return None
+    if value.items == ():
+        return Tensor(shape=(literal(0),))
+    size = value.size() or shapes.UNKNOWN_DIM
+    inner = data_tensor(value.element()) or Tensor(shape=None)
+    return partial.prepend(inner, size)
+
+
 def tensor_of(value: Value | None) -> Tensor | None:
     return value if isinstance(value, Tensor) else None
 
@@ -188,7 +205,12 @@ def _from_data(numpy: bool, keeps_device: bool = True) -> Callable[[Args], Value
         # torch.Tensor(2, 3) allocates a (2, 3) tensor; torch.Tensor([2, 3]) wraps a list.
         if not numpy and isinstance(data, Int) and all(isinstance(a, Int) for a in args.pos):
             return _new_tensor(args, shape_of_sizes(args.pos))
-        made = _new_tensor(args, shape_of_data(data), numpy=numpy)
+        made = _new_tensor(args, None, numpy=numpy)
+        built = data_tensor(data)
+        if built is not None:
+            made = replace(
+                made, shape=built.shape, head=built.head, tail=built.tail, min_rank=built.min_rank
+            )
         if source is None or numpy or not keeps_device or "device" in args.kw:
             return made
         return replace(made, device=source.device)
@@ -897,6 +919,17 @@ def _enumerate(args: Args) -> Value:
 
 
 def _zip(args: Args) -> Value:
+    """``zip(a, b)`` pairs items; ``zip(*batch)`` (in a collate_fn) regroups a list of
+    ``(x, y)`` samples into a tuple of ``xs`` and ``ys``."""
+    if not args.pos and len(args.starred) == 1:
+        rows = args.starred[0]
+        sample = rows.element() if isinstance(rows, Seq) else UNKNOWN
+        if isinstance(sample, Seq) and sample.items is not None:
+            count = rows.size() if isinstance(rows, Seq) else None
+            return Seq(items=tuple(Seq(length=count, elem=field) for field in sample.items))
+        return UNKNOWN
+    if args.has_star:
+        return UNKNOWN
     return Seq(elem=Seq(items=tuple(element_of(v) for v in args.pos)))
 
 

@@ -64,6 +64,13 @@ class Seq(Value):
         return Dim(value=len(self.items)) if self.items is not None else self.length
 
 
+@dataclass(frozen=True, slots=True)
+class Mapping(Value):
+    """A dict whose values are known only as one joined value: ``{w: i ...}``."""
+
+    value: Value = UNKNOWN
+
+
 class Device(Enum):
     CPU = "cpu"
     MOVED = "moved"  # moved to an accelerator, or to a device chosen at run time
@@ -306,6 +313,8 @@ def join(a: Value, b: Value) -> Value:
     if isinstance(a, Seq) and isinstance(b, Seq):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             return Seq(items=tuple(join(x, y) for x, y in zip(a.items, b.items, strict=True)))
+        if a.items == () or b.items == ():  # a list before and after it was filled
+            return Seq(elem=(b if a.items == () else a).element())
         return Seq(elem=join(a.element(), b.element()))
     return UNKNOWN
 
