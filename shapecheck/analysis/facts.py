@@ -147,3 +147,5 @@ class Facts:
     layers: list[Layer] = field(default_factory=list)
     # Code that turns gradients off for parameters makes requires_grad unknowable.
     freezes_parameters: bool = False
+    # The work budget ran out: part of the module was not analysed.
+    truncated: bool = False

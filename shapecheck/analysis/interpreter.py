@@ -11,6 +11,7 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -93,20 +94,24 @@ class _Super(Value):
     after: ClassValue
 
 
-def analyze(module: cst.Module) -> Facts:
+def analyze(module: cst.Module, source: str | None = None) -> Facts:
     """Run the interpreter over a parsed module and return what it found.
 
-    A module too deeply nested to interpret yields no facts: silence, not a guess.
+    ``source`` is the module's text, when the caller has it (it saves a code-generation
+    pass). A module too deeply nested to interpret yields no facts: silence, not a guess.
     """
     try:
-        return Interpreter(module).run()
+        return Interpreter(module, source).run()
     except RecursionError:
         return Facts()
 
 
 class Interpreter:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, source: str | None = None) -> None:
         self.module = module
+        self._source = source
+        # Call summaries: (function, receiver, arguments, modes) -> what the call returned.
+        self.summaries: dict[tuple, tuple[Value, dict]] = {}
         self.facts = Facts()
         self.globals = Frame(outer=None, scope=None, grad=True, modes={})
         self.functions: list[Function] = []
@@ -122,10 +127,16 @@ class Interpreter:
 
     def run(self) -> Facts:
         self.exec_block(self.module.body, self.globals)
-        # Functions nobody called still get one look, with arguments unknown.
+        # Functions nobody called still get one look, with arguments unknown. Roots go
+        # first, so that a helper is seen in its callers' context (under their no_grad,
+        # with their loader) before it could be looked at on its own.
         index = 0
-        while index < len(self.functions):
-            fn = self.functions[index]
+        pending = self.functions
+        if sum(1 for fn in pending if id(fn.node) not in self.analyzed) > 1:
+            referenced = _referenced_names(self.source)
+            pending = sorted(pending, key=lambda fn: fn.node.name.value in referenced)
+        while index < len(pending):
+            fn = pending[index]
             index += 1
             if id(fn.node) in self.analyzed or self.budget <= 0:
                 continue
@@ -140,6 +151,7 @@ class Interpreter:
                 self.globals,
                 receiver=receiver,
             )
+        self.facts.truncated = self.budget <= 0
         return self.facts
 
     def _standalone_instance(self, cls: ClassValue) -> Instance:
@@ -209,6 +221,12 @@ class Interpreter:
                 if value.name == "torch" and frame is self.globals:
                     self.facts.torch_alias = local
                 frame.env[local] = value
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = self.module.code
+        return self._source
 
     # ------------------------------------------------------------------ dimension identity
 
@@ -859,9 +877,14 @@ class Interpreter:
         if key in self.active or len(self.active) >= MAX_CALL_DEPTH or self.budget <= 0:
             return UNKNOWN
         grad = False if fn.grad_disabled else caller.grad
-        frame = Frame(
-            outer=fn.closure, scope=fn.node, grad=grad, modes=modes_for_callee(caller, args)
-        )
+        modes = modes_for_callee(caller, args)
+        summary_key = _summary_key(fn, receiver, args, grad, in_forward or caller.in_forward, modes)
+        if summary_key is not None and summary_key in self.summaries:
+            # The same call in the same context: its facts are recorded, its result known.
+            result, mode_changes = self.summaries[summary_key]
+            caller.modes.update(mode_changes)
+            return result
+        frame = Frame(outer=fn.closure, scope=fn.node, grad=grad, modes=modes)
         frame.in_forward = in_forward or caller.in_forward
         if isinstance(receiver, Instance):
             frame.receiver, frame.owner = receiver, fn.owner
@@ -873,12 +896,16 @@ class Interpreter:
         finally:
             self.active.pop()
             self.statement = saved_statement
-        for mode_key, mode in frame.modes.items():
-            if mode_key.startswith("#") or mode_key in caller.modes:
-                caller.modes[mode_key] = mode
-        if not frame.returns:
-            return Const(None)
-        return join_all(frame.returns)
+        changes = {
+            mode_key: mode
+            for mode_key, mode in frame.modes.items()
+            if mode_key.startswith("#") or mode_key in caller.modes
+        }
+        caller.modes.update(changes)
+        result = join_all(frame.returns) if frame.returns else Const(None)
+        if summary_key is not None:
+            self.summaries[summary_key] = (result, changes)
+        return result
 
     def _bind(self, fn: Function, args: Args, receiver: Value | None, frame: Frame) -> None:
         params = fn.node.params
@@ -1093,6 +1120,12 @@ class Interpreter:
                 self._record_forward(f"#{id(layer)}", node, frame)
             if layer.recurrent is not None:
                 hidden = args.get(1, "hx")
+                if isinstance(x, Tensor) and x.shape is None and _batched_state(hidden):
+                    # A 3-d h0 means a batched, so 3-d, input.
+                    ranked = partial.as_ranked(x, 3)
+                    if ranked is not None:
+                        x = replace(x, shape=ranked, head=(), tail=(), min_rank=0)
+                        args = replace(args, pos=[x, *args.pos[1:]])
                 verdict = None
                 if isinstance(x, Tensor):
                     verdict = layout.check_tensor(x, layer.recurrent)
@@ -1137,6 +1170,51 @@ def _looks_like_vocabulary(name: str | None) -> bool:
         marker in last
         for marker in ("2idx", "to_idx", "2ix", "to_ix", "2id", "to_id", "stoi", "2int", "to_int")
     ) or last in ("vocab", "vocabulary", "token2index", "word_index")
+
+
+def _batched_state(hidden: Value | None) -> bool:
+    """Whether an initial state passed to a recurrent layer is 3-d: ``h0`` or ``(h0, c0)``."""
+    if isinstance(hidden, Seq) and hidden.items:
+        hidden = hidden.items[0]
+    return isinstance(hidden, Tensor) and hidden.rank == 3
+
+
+def _summary_key(
+    fn: Function, receiver: Value | None, args: Args, grad: bool | None, forward: bool, modes: dict
+) -> tuple | None:
+    """What a call's outcome depends on, or None when it cannot be compared (an
+    argument that is not a plain value)."""
+    key = (
+        id(fn.node),
+        receiver,
+        tuple(args.pos),
+        tuple(sorted(args.kw.items())),
+        args.has_star,
+        grad,
+        forward,
+        tuple(sorted(modes.items(), key=lambda item: item[0])),
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _referenced_names(source: str) -> set[str]:
+    """Every identifier the module uses outside the ``def`` lines that bind it, as a
+    cheap stand-in for a call graph: a function whose name appears elsewhere is
+    called (or handed to something that calls it)."""
+    counts: dict[str, int] = {}
+    for name in _IDENTIFIER.findall(source):
+        counts[name] = counts.get(name, 0) + 1
+    defined = re.findall(r"\bdef\s+([A-Za-z_][A-Za-z0-9_]*)", source)
+    for name in defined:
+        counts[name] -= 1
+    return {name for name, count in counts.items() if count > 0}
 
 
 def _reads_a_size(node: cst.BaseExpression) -> bool:
