@@ -139,9 +139,7 @@ def flip_batch_first(ctx: RuleContext, m: Mismatch, layout: str) -> Report:
 def evidence(ctx: RuleContext, m: Mismatch) -> dict:
     data = {
         "tensor": ctx.code(m.op.subject) if m.op else ctx.code(m.call.node.args[0].value),
-        "shape": describe.shape_json(describe.with_roles(m.tensor.shape, m.config))
-        if m.tensor.shape is not None
-        else describe.tensor_json(m.tensor, rank=3),
+        "shape": describe.recurrent_input_json(m.tensor, m.config),
         "layer": describe.config_json(m.config),
         "layer_call": {"code": ctx.code(m.call.node.func), "line": ctx.line(m.call.node)},
         "problem": m.problem.value,

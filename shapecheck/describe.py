@@ -12,7 +12,7 @@ import libcst as cst
 
 from shapecheck.analysis.layout import locate_roles
 from shapecheck.analysis.partial import describe_known
-from shapecheck.analysis.shapes import Dim, Shape, format_shape
+from shapecheck.analysis.shapes import Dim, Role, Shape, format_shape
 from shapecheck.analysis.values import RecurrentConfig, Tensor
 
 
@@ -99,3 +99,35 @@ def config_json(config: RecurrentConfig) -> dict[str, Any]:
         "bidirectional": config.bidirectional,
         "proj_size": size(config.proj_size),
     }
+
+
+def recurrent_input_json(tensor: Tensor, config: RecurrentConfig) -> list[dict[str, Any]] | None:
+    """The evidence form of a recurrent layer's 3-d input, completed from the layer.
+
+    An unknown feature dim is the layer's ``input_size`` (the layer would raise
+    otherwise, and that is not the claim); unknown dims of a partial shape take the
+    roles left over, so that ``--verify`` can lay the data out as the code does.
+    """
+    shape = tensor.shape
+    if shape is None:
+        if len(tensor.head) + len(tensor.tail) > 3:
+            return None
+        middle = (Dim(),) * (3 - len(tensor.head) - len(tensor.tail))
+        shape = (*tensor.head, *middle, *tensor.tail)
+    if len(shape) != 3:
+        return shape_json(shape)
+    dims = list(with_roles(shape, config))
+    roles = {d.role for d in dims if d.role is not None}
+    if Role.FEATURE not in roles and dims[-1].role is None and not dims[-1].known:
+        dims[-1] = dims[-1].with_role(Role.FEATURE)  # the layer reads features last
+        roles.add(Role.FEATURE)
+    for index, dim in enumerate(dims):
+        if dim.role is Role.FEATURE and not dim.known and config.input_size is not None:
+            dims[index] = config.input_size.with_role(Role.FEATURE)
+    missing = [r for r in (Role.BATCH, Role.TIME, Role.FEATURE) if r not in roles]
+    free = [i for i, d in enumerate(dims) if d.role is None]
+    if len(missing) == len(free) == 1:
+        role = missing[0]
+        size = config.input_size if role is Role.FEATURE else None
+        dims[free[0]] = (size or dims[free[0]]).with_role(role)
+    return shape_json(tuple(dims))
