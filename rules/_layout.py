@@ -10,6 +10,7 @@ import libcst as cst
 from shapecheck import describe
 from shapecheck.analysis.facts import RecurrentCall
 from shapecheck.analysis.layout import Problem, describe_expected, reorder_for
+from shapecheck.analysis.shapes import Dim, Role
 from shapecheck.analysis.values import LayoutOp, RecurrentConfig, Tensor
 from shapecheck.finding import Applicability
 from shapecheck.rule import FixSpec, NodeEdit, Report, RuleContext, unique
@@ -46,6 +47,10 @@ def is_stray(m: Mismatch) -> bool:
     """The permute feeding a batch_first layer should simply not be there."""
     if m.op is None or not m.config.batch_first:
         return False
+    if len(m.op.before) < 3:
+        # Only the leading dims are known: the op moved a batch that was already first.
+        first = m.op.before[0] if m.op.before else None
+        return first is not None and first.role is Role.BATCH and m.op.order[0] != 0
     order = reorder_for(m.op.before, m.config, True)
     return order is not None and order == tuple(range(len(order)))
 
@@ -145,9 +150,15 @@ def evidence(ctx: RuleContext, m: Mismatch) -> dict:
         "problem": m.problem.value,
     }
     if m.op is not None:
+        order, before = list(m.op.order), m.op.before
+        if len(before) < 3:
+            # Only the leading dims were known: the rest stay in place, features last.
+            order += range(len(order), 3)
+            feature = (m.config.input_size or Dim()).with_role(Role.FEATURE)
+            before = (*before, *(Dim(),) * (2 - len(before)), feature)
         data["transform"] = {
             "op": m.op.method,
-            "order": list(m.op.order),
-            "before": describe.shape_json(m.op.before),
+            "order": order,
+            "before": describe.shape_json(before),
         }
     return data

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from shapecheck import describe
 from shapecheck.analysis.layout import Problem
+from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, Report, Rule, RuleContext
 
@@ -68,7 +69,11 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
     def _stray(self, ctx: RuleContext, m: Mismatch) -> Report:
         op = m.op
         subject = ctx.code(op.subject)
-        before = describe.shape_text(op.before, m.config)
+        before = (
+            describe.shape_text(op.before, m.config)
+            if len(op.before) == len(m.tensor.shape or ())
+            else describe.tensor_text(Tensor(shape=None, head=op.before[:1]))
+        )
         done = describe.order_call(op.method, op.order)
         message = (
             f"{subject} is already {before}, the layout {describe.layer_text(m.config)} expects, "
@@ -81,7 +86,8 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
             message=message,
             help=f"Drop the {op.method}",
             fix=fix,
-            evidence=evidence(ctx, m) | {"suggested_order": list(range(len(op.before)))},
+            evidence=(data := evidence(ctx, m))
+            | {"suggested_order": list(range(len(data["transform"]["order"])))},
         )
 
     def _unflipped(self, ctx: RuleContext, m: Mismatch) -> Report:

@@ -118,17 +118,17 @@ def check_tensor(tensor: Tensor, config: RecurrentConfig) -> LayoutVerdict | Non
     """
     if tensor.shape is not None:
         return check(tensor.shape, config, permuted=tensor.layout_op is not None)
-    if config.batch_first is None or config.is_cell or not tensor.head:
-        return None
-    first = tensor.head[0].role
-    if first not in (Role.BATCH, Role.TIME):
+    if config.batch_first is None or config.is_cell:
         return None
     expected = expected_roles(config.batch_first)
-    positions = {first: 0}
-    second = tensor.head[1].role if len(tensor.head) > 1 else None
-    if second in (Role.BATCH, Role.TIME) and second is not first:
-        positions[second] = 1
-    problem = Problem.BATCH_TIME_SWAPPED if expected[0] is not first else None
+    positions: dict[Role, int] = {}
+    for index, dim in enumerate(tensor.head[:2]):
+        if dim.role in (Role.BATCH, Role.TIME) and dim.role not in positions:
+            positions[dim.role] = index
+    if not positions:
+        return None
+    swapped = any(expected[index] is not role for role, index in positions.items())
+    problem = Problem.BATCH_TIME_SWAPPED if swapped else None
     return LayoutVerdict(expected=expected, positions=positions, problem=problem)
 
 

@@ -308,10 +308,11 @@ def transpose_method(t: Tensor, args: Args) -> Value:
         if swapped is None:
             return t.derive(None, contiguous=None)
         known = swapped.head if a >= 0 else swapped.tail
-        before = t.head if a >= 0 else t.tail
+        # The dims in front, as far as the swap reaches; their rank is not the tensor's.
+        before = (*t.head, *(shapes.UNKNOWN_DIM,) * (len(known) - len(t.head)))
         order = shapes.transpose_order(len(known), a, b)
         op = None
-        if a >= 0 and order is not None and len(before) == len(known):
+        if a >= 0 and order is not None:
             op = LayoutOp(
                 node=args.node,
                 method="transpose",
