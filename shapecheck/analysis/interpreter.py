@@ -80,6 +80,8 @@ from shapecheck.analysis.vocabulary import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+# An nn.ModuleList of at most this many modules is iterated module by module.
+_UNROLLED = 8
 # Calls nest at most this deep; deeper ones return UNKNOWN. Real scripts stay far below.
 MAX_CALL_DEPTH = 12
 # A bound on work per module, so that a pathological file cannot stall a commit hook.
@@ -309,7 +311,14 @@ class Interpreter:
         frame.join_with(after_body)
 
     def _for(self, node: cst.For, frame: Frame) -> None:
-        element = element_of(self.eval(node.iter, frame))
+        iterated = self.eval(node.iter, frame)
+        if isinstance(iterated, Layer) and 0 < len(iterated.children) <= _UNROLLED:
+            # `for layer in self.layers: x = layer(x)`: each module in turn, in order.
+            for child in iterated.children:
+                self.assign(node.target, child, frame)
+                self.exec_block(node.body, frame)
+            return
+        element = element_of(iterated)
         self._loop(node, frame, lambda: self.assign(node.target, element, frame))
 
     def _while(self, node: cst.While, frame: Frame) -> None:
@@ -799,6 +808,10 @@ class Interpreter:
             if frame.receiver is not None and frame.owner is not None:
                 return _Super(frame.receiver, frame.owner)
             return UNKNOWN
+        if name == "torch.nn.Embedding.from_pretrained":
+            layer = layers.embedding_from_pretrained(args)
+            self.facts.layers.append(layer)
+            return layer
         if name == "builtins.len" and node is not None and len(node.args) == 1:
             target = args.get(0)
             if isinstance(target, Tensor):
@@ -859,7 +872,7 @@ class Interpreter:
         """``DataLoader(ds, batch_size=B, collate_fn=f)`` yields ``f([item] * B)``."""
         size_value = args.get(1, "batch_size")
         size = transfer.as_dim(size_value) if size_value is not None else literal(1)
-        item = dataset.item if isinstance(dataset, Batches) else UNKNOWN
+        item = transfer.dataset_item(dataset)
         samples = Seq(length=(size or shapes.UNKNOWN_DIM).with_role(Role.BATCH), elem=item)
         batch = self.call_value(collate, Args(node=None, pos=[samples]), frame, None)
         return Batches(item=batch, batched=True)
@@ -1107,7 +1120,14 @@ class Interpreter:
             return Tensor(shape=None, requires_grad=frame.grad, device=None)
         return result
 
-    def call_layer(self, layer: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+    def call_layer(
+        self,
+        layer: Layer,
+        args: Args,
+        frame: Frame,
+        node: cst.Call | None,
+        record_forward: bool = True,
+    ) -> Value:
         x = args.get(0, "input")
         if isinstance(x, Opaque) and layer.has_parameters:
             # Whatever a layer is given is a tensor; its own semantics say the rest.
@@ -1116,7 +1136,7 @@ class Interpreter:
         if layer.kind == "Sequential" and layer.children:
             return self._fold(layer, args, frame, node)
         if node is not None:
-            if not frame.in_forward:
+            if not frame.in_forward and record_forward:
                 self._record_forward(f"#{id(layer)}", node, frame)
             if layer.recurrent is not None:
                 hidden = args.get(1, "hx")
@@ -1143,9 +1163,13 @@ class Interpreter:
             self._record_forward(f"#{id(sequential)}", node, frame)
         value: Value = args.get(0, "input") or UNKNOWN
         for child in sequential.children:
-            value = self.call_value(
-                child, Args(node=None, pos=[value], grad=args.grad), frame, None
-            )
+            step = Args(node=node, pos=[value], grad=args.grad)
+            if isinstance(child, Layer):
+                # Facts about the child point at the Sequential's call: that is where the
+                # data enters it.
+                value = self.call_layer(child, step, frame, node, record_forward=False)
+            else:
+                value = self.call_value(child, replace(step, node=None), frame, None)
         return value
 
     def _record_forward(self, key: str, node: cst.Call, frame: Frame) -> None:

@@ -8,7 +8,7 @@ through the operations that layers and ops apply, and never invent a dim.
 
 from __future__ import annotations
 
-from shapecheck.analysis.shapes import UNKNOWN_DIM, Dim, Shape, format_shape, product
+from shapecheck.analysis.shapes import UNKNOWN_DIM, Dim, Role, Shape, format_shape, product
 from shapecheck.analysis.values import Tensor
 
 
@@ -18,9 +18,15 @@ def replace_last(t: Tensor, last: Dim, **changes: object) -> Tensor:
         if not t.shape:
             return t.derive(None, **changes)
         return t.derive((*t.shape[:-1], last), **changes)
-    # A head dim may be the last dim itself when the rank is that small.
-    head = t.head if len(t.head) < t.least_rank else t.head[:-1]
-    return t.derive(None, head=head, tail=(*t.tail[:-1], last), min_rank=t.least_rank, **changes)
+    # A head dim may be the last dim itself when the rank is that small, unless its
+    # role says otherwise: a batch or time axis is not what a Linear consumes.
+    head, rank = t.head, t.least_rank
+    if head and len(head) >= rank:
+        if head[-1].role in (Role.BATCH, Role.TIME):
+            rank = len(head) + 1
+        else:
+            head = head[:-1]
+    return t.derive(None, head=head, tail=(*t.tail[:-1], last), min_rank=rank, **changes)
 
 
 def append_last(t: Tensor, last: Dim, **changes: object) -> Tensor:
@@ -183,3 +189,25 @@ def replace_dim(t: Tensor, axis: int, dim: Dim) -> Tensor:
         tail = (*t.tail[:index], dim, *t.tail[index + 1 :])
         return t.derive(None, head=t.head, tail=tail, min_rank=t.min_rank)
     return t.derive(None, min_rank=t.least_rank)
+
+
+def insert(t: Tensor, axis: int, dim: Dim) -> Tensor:
+    """A new dim at ``axis`` (``torch.stack(items, dim=axis)``), where it can be placed."""
+    if axis >= 0 and axis <= len(t.head):
+        keeps_tail = t.least_rank - axis >= len(t.tail)
+        return t.derive(
+            None,
+            head=(*t.head[:axis], dim, *t.head[axis:]),
+            tail=t.tail if keeps_tail else (),
+            min_rank=t.least_rank + 1,
+        )
+    if axis < 0 and -axis - 1 <= len(t.tail):
+        index = len(t.tail) + axis + 1
+        keeps_head = t.least_rank + axis + 1 >= len(t.head)
+        return t.derive(
+            None,
+            head=t.head if keeps_head else (),
+            tail=(*t.tail[:index], dim, *t.tail[index:]),
+            min_rank=t.least_rank + 1,
+        )
+    return t.derive(None, min_rank=t.least_rank + 1)

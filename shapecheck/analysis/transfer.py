@@ -777,10 +777,8 @@ def _stack(args: Args) -> Value:
         if pos is None:
             return made
         return replace(made, shape=(*elem.shape[:pos], count, *elem.shape[pos:]))
-    if axis == 0:
-        stacked = partial.prepend(elem, count)
-        return replace(made, head=stacked.head, tail=stacked.tail, min_rank=stacked.min_rank)
-    return replace(made, min_rank=elem.least_rank + 1)
+    stacked = partial.insert(elem, axis, count)
+    return replace(made, head=stacked.head, tail=stacked.tail, min_rank=stacked.min_rank)
 
 
 def _data_tensor(value: Value) -> Tensor | None:
@@ -886,10 +884,20 @@ def data_loader(args: Args, dataset: Value) -> Value:
         return Batches(item=UNKNOWN, batched=True)
     size_value = args.get(1, "batch_size")
     if isinstance(size_value, Const) and size_value.value is None:
-        return Batches(item=dataset.item if isinstance(dataset, Batches) else UNKNOWN, batched=True)
+        return Batches(item=dataset_item(dataset), batched=True)
     size = literal(1) if size_value is None else as_dim(size_value) or shapes.UNKNOWN_DIM
-    item = dataset.item if isinstance(dataset, Batches) else UNKNOWN
-    return Batches(item=batch_of(item, size.with_role(Role.BATCH)), batched=True)
+    return Batches(item=batch_of(dataset_item(dataset), size.with_role(Role.BATCH)), batched=True)
+
+
+def dataset_item(dataset: Value) -> Value:
+    """One item of a dataset: a Dataset's ``__getitem__``, a tensor's row, a list's element."""
+    if isinstance(dataset, Batches):
+        return dataset.item
+    if isinstance(dataset, Tensor):
+        return partial.drop_leading(dataset)  # DataLoader(X_train): rows of X_train
+    if isinstance(dataset, Seq):
+        return dataset.element()
+    return UNKNOWN
 
 
 def _len(args: Args) -> Value:
