@@ -70,7 +70,9 @@ Unsafe: the new order changes what every later use of the tensor sees.
                     (reorder_op(ctx, op, order),),
                 )
             if alternative is not None and m.config.batch_first is False:
-                if alternative == tuple(range(len(alternative))):
+                if alternative == tuple(op.order):
+                    advice += f", or set batch_first=True and keep the {op.method}"
+                elif alternative == tuple(range(len(alternative))):
                     advice += f", or set batch_first=True and drop the {op.method}"
                 else:
                     other = describe.order_call(op.method, alternative)

@@ -30,7 +30,7 @@ def check_source(
     except (RecursionError, MemoryError, ValueError) as error:
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
     try:
-        facts = analyze(module)
+        facts = analyze(module, text)
     except Exception as error:
         return [
             diagnostic(
