@@ -86,8 +86,8 @@ def apply(tensor: Tensor, parts: Sequence[IndexPart]) -> Tensor:
     """The tensor ``tensor[parts]`` gives, with whatever of its shape can be known."""
     unknown = tensor.derive(None, contiguous=None)
     if any(p.kind in (UNKNOWN_INDEX, MASK) for p in parts):
-        if len(parts) == 1 and parts[0].kind == MASK:
-            return tensor.derive((UNKNOWN_DIM,), contiguous=None)  # x[mask]: the picked items
+        if len(parts) == 1 and parts[0].kind == MASK and parts[0].index is not None:
+            return _masked(tensor, parts[0].index)
         return unknown
     if [p.kind for p in parts].count(ELLIPSIS) > 1:
         return unknown
@@ -131,6 +131,17 @@ def apply(tensor: Tensor, parts: Sequence[IndexPart]) -> Tensor:
     return tensor.derive(
         None, head=tuple(head), tail=new_tail, min_rank=rest + added, contiguous=None
     )
+
+
+def _masked(tensor: Tensor, mask: Tensor) -> Tensor:
+    """``x[mask]``: the picked items in one dim, then the dims the mask does not cover."""
+    if mask.rank is not None and tensor.shape is not None and mask.rank <= len(tensor.shape):
+        return tensor.derive((UNKNOWN_DIM, *tensor.shape[mask.rank :]), contiguous=None)
+    if mask.rank is not None:
+        kept = tensor.tail if tensor.least_rank - mask.rank >= len(tensor.tail) else ()
+        rank = max(1, tensor.least_rank - mask.rank + 1)
+        return tensor.derive(None, head=(UNKNOWN_DIM,), tail=kept, min_rank=rank, contiguous=None)
+    return tensor.derive(None, head=(UNKNOWN_DIM,), min_rank=1, contiguous=None)
 
 
 def axes(tensor: Tensor, parts: Sequence[IndexPart]) -> list[int | None]:

@@ -542,6 +542,9 @@ class Interpreter:
 
     def _index_tensor(self, tensor: Tensor, node: cst.Subscript, frame: Frame) -> Value:
         parts = [self._index_part(el.slice, frame) for el in node.slice]
+        if tensor.shape is None and tensor.source is not None and _plain_indices(parts) >= 3:
+            # `out[:, -1, :]`: three plain indices make a recurrent result 3-d (batched).
+            tensor = layers.batched(tensor) or tensor
         result = indexing.apply(tensor, parts)
         self.facts.tensor_indexing.append(
             TensorIndex(node=node, tensor=tensor, parts=tuple(parts), result=result)
@@ -558,9 +561,14 @@ class Interpreter:
 
     def _slice_length(self, index: cst.BaseSlice, frame: Frame) -> Dim | None:
         """How many items ``x[i:i + B]`` or ``x[:B]`` takes: manual mini-batches."""
-        if not isinstance(index, cst.Slice) or index.step is not None or index.upper is None:
+        if not isinstance(index, cst.Slice) or index.step is not None:
             return None
         upper = index.upper
+        if upper is None and index.lower is not None:
+            start = self.eval(index.lower, frame)  # x[-k:]: the last k
+            if isinstance(start, Int) and start.dim.value is not None and start.dim.value < 0:
+                return literal(-start.dim.value)
+            return None
         if index.lower is None:
             size = self.eval(upper, frame)
             return size.dim if isinstance(size, Int) and size.dim.known else None
@@ -1024,6 +1032,9 @@ class Interpreter:
             return value
         if not isinstance(value, Opaque) or value.text is None or dotted(subject) is None:
             return None
+        current = self.eval(subject, frame)  # the arguments may have promoted it already
+        if isinstance(current, Tensor):
+            return current
         tensor = Tensor(shape=None, requires_grad=None, device=None, contiguous=None)
         self._rebind(subject, tensor, frame)
         return tensor
@@ -1194,6 +1205,13 @@ def _looks_like_vocabulary(name: str | None) -> bool:
         marker in last
         for marker in ("2idx", "to_idx", "2ix", "to_ix", "2id", "to_id", "stoi", "2int", "to_int")
     ) or last in ("vocab", "vocabulary", "token2index", "word_index")
+
+
+def _plain_indices(parts: list[indexing.IndexPart]) -> int:
+    """How many dims a subscript proves, when it has no ``...`` and no ``None``."""
+    if any(p.kind in (indexing.ELLIPSIS, indexing.NEW_AXIS) for p in parts):
+        return 0
+    return len(parts)
 
 
 def _batched_state(hidden: Value | None) -> bool:

@@ -352,6 +352,30 @@ def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
     return Seq(items=(output, h_n))
 
 
+def batched(t: Tensor) -> Tensor | None:
+    """A recurrent layer's result once something proves it 3-d: ``(seq, batch, D*H)``
+    or ``(batch, seq, D*H)`` for the output, ``(L*D, batch, H)`` for the states."""
+    source = t.source
+    if source is None or source.layer.recurrent is None or source.layer.recurrent.is_cell:
+        return None
+    config = source.layer.recurrent
+    dims = partial.as_ranked(t, 3)
+    if dims is None:
+        return None
+    if source.part == "output":
+        if config.batch_first is None:
+            return None
+        batch_at = 0 if config.batch_first else 1
+        roles = [Role.TIME, Role.TIME, Role.FEATURE]
+        roles[batch_at] = Role.BATCH
+    else:
+        roles = [Role.LAYERS, Role.BATCH, Role.FEATURE]
+    shape = tuple(
+        d if d.role is not None else d.with_role(r) for d, r in zip(dims, roles, strict=True)
+    )
+    return replace(t, shape=shape, head=(), tail=(), min_rank=0)
+
+
 def recurrent_attribute(config: RecurrentConfig, name: str) -> Value:
     """``self.lstm.hidden_size`` and the like."""
     dims = {

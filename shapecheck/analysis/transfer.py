@@ -230,6 +230,19 @@ def _like(args: Args) -> Value:
     )
 
 
+def _randperm(args: Args) -> Value:
+    """``torch.randperm(n)``, ``np.random.permutation(n)``: a 1-d index of length n."""
+    n = as_dim(args.get(0, "n") or args.get(0, "x"))
+    return _new_tensor(
+        args, (n or shapes.UNKNOWN_DIM,), numpy=args.node is not None and _numpy_call(args)
+    )
+
+
+def _numpy_call(args: Args) -> bool:
+    name = dotted(args.node.func) if args.node is not None else None
+    return bool(name) and "permutation" in name
+
+
 def _arange(args: Args) -> Value:
     """``torch.arange(n)`` is 1-d; its length is ``n`` when it starts at 0 with step 1."""
     length = as_dim(args.get(0, "end")) if len(args.pos) == 1 else None
@@ -825,15 +838,22 @@ def _one_hot(args: Args) -> Value:
 def _pad_sequence(args: Args) -> Value:
     seqs = args.get(0, "sequences")
     batch_first = as_bool(args.get(1, "batch_first") or Const(False))
-    elem = tensor_of(seqs.element()) if isinstance(seqs, Seq) else None
-    if elem is None or elem.shape is None or not elem.shape or batch_first is None:
+    if not isinstance(seqs, Seq) or batch_first is None:
         return Tensor(shape=None, origin=args.node)
-    count = seqs.size() if isinstance(seqs, Seq) else None
-    batch = (count or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
+    # Whatever the sequences hold, padding lays them out (max_len, batch, ...) or
+    # (batch, max_len, ...); their own trailing dims follow where they are known.
+    elem = tensor_of(seqs.element()) or Tensor(shape=None)
+    if elem.shape is not None and not elem.shape:
+        return Tensor(shape=None, origin=args.node)
+    batch = (seqs.size() or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
     time = Dim(name="max_len", role=Role.TIME)
-    rest = elem.shape[1:]
-    shape = (batch, time, *rest) if batch_first else (time, batch, *rest)
-    return elem.derive(shape, contiguous=True, origin=args.node)
+    front = (batch, time) if batch_first else (time, batch)
+    if elem.shape is not None:
+        return elem.derive((*front, *elem.shape[1:]), contiguous=True, origin=args.node)
+    tail = elem.tail if elem.least_rank > len(elem.tail) else ()
+    return elem.derive(
+        None, head=front, tail=tail, min_rank=2 + len(tail), contiguous=True, origin=args.node
+    )
 
 
 def loss(args: Args) -> Value:
@@ -1010,6 +1030,8 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.from_numpy": _from_data(numpy=False, keeps_device=False),
     "torch.eye": _eye,
     "torch.arange": _arange,
+    "torch.randperm": _randperm,
+    "numpy.random.permutation": _randperm,
     "torch.device": _torch_device,
     # torch shape operations
     "torch.permute": _on_first(permute_method),
