@@ -248,7 +248,12 @@ def reshape(shape: Shape, target: Sequence[Dim | None]) -> Shape | None:
     if holes:
         dims[holes[0]] = _infer_hole(shape, [d for d in target if d is not None])
     by_name = {d.name: d for d in shape if d.name is not None}
-    return tuple(by_name.get(d.name, d) if d.name is not None else d for d in dims)
+    out = [by_name.get(d.name, d) if d.name is not None else d for d in dims]
+    # Features are features only last: channels viewed into the middle are not.
+    return tuple(
+        d.with_role(None) if d.role is Role.FEATURE and i != len(out) - 1 else d
+        for i, d in enumerate(out)
+    )
 
 
 def _infer_hole(shape: Shape, given: Sequence[Dim]) -> Dim:

@@ -856,6 +856,23 @@ def _pad_sequence(args: Args) -> Value:
     )
 
 
+def _functional_pool(spatial: int) -> Callable[[Args], Value]:
+    """``F.max_pool2d(x, 2)`` and friends: ``(N, C, *spatial)`` in and out, N and C kept."""
+
+    def pool(args: Args) -> Value:
+        t = tensor_of(args.get(0, "input"))
+        if t is None:
+            return UNKNOWN
+        if t.shape is not None and len(t.shape) != spatial + 2:
+            return t.derive(None)
+        front = [(t.dim(0) or shapes.UNKNOWN_DIM).with_role(Role.BATCH), t.dim(1) or Dim()]
+        if front[1].role is None:
+            front[1] = front[1].with_role(Role.FEATURE)
+        return t.derive((*front, *(shapes.UNKNOWN_DIM,) * spatial), contiguous=True)
+
+    return pool
+
+
 def loss(args: Args) -> Value:
     reduction = args.kw.get("reduction")
     shape: Shape | None = (
@@ -1098,6 +1115,10 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "builtins.next": _next,
     "builtins.int": _int,
 }
+
+for _kind in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool", "lp_pool"):
+    for _spatial in (1, 2):
+        FUNCTIONS[f"torch.nn.functional.{_kind}{_spatial}d"] = _functional_pool(_spatial)
 
 # nn.functional spells some names differently; F.tanh etc. keep shapes.
 for _name in ("tanh", "sigmoid", "gelu", "leaky_relu", "elu", "normalize", "layer_norm"):
