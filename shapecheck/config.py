@@ -11,6 +11,7 @@ name (``permute-order``) or ``ALL``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,29 @@ OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
 CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
 
 
+def _read_toml(path: Path) -> dict:
+    """A TOML file's data, or a :class:`ConfigError` that says why it has none."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    except RecursionError as error:  # tomllib recurses once per nested array or table
+        raise ConfigError(f"cannot read {path}: its values nest too deeply") from error
+
+
+def _tool_table(data: dict, path: Path) -> dict | None:
+    """``[tool.shapecheck]`` of a pyproject's data; None when it has none."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"[tool] in {path} must be a table")
+    if "shapecheck" not in tool:
+        return None
+    table = tool["shapecheck"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.shapecheck] in {path} must be a table")
+    return table
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest configuration file from the folder ``start`` upward."""
     start = start.resolve()
@@ -67,21 +91,34 @@ def find_config(start: Path) -> Path | None:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue  # someone else's broken pyproject is not ours to report
-            if "shapecheck" in data.get("tool", {}):
+                data = _read_toml(candidate)
+            except ConfigError:
+                # Someone else's broken pyproject is not ours to report, unless it
+                # tries to configure shapecheck: then load() says what is wrong.
+                if _mentions_us(candidate):
+                    return candidate
+                continue
+            if _tool_table(data, candidate) is not None:
                 return candidate
     return None
 
 
-def load(path: Path) -> Settings:
+_OUR_TABLE = re.compile(r"tool\W*shapecheck|^\s*shapecheck\s*=", re.MULTILINE)
+
+
+def _mentions_us(path: Path) -> bool:
+    """Whether a pyproject looks as if it configures shapecheck (``[tool.shapecheck]``)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
-    table = data.get("tool", {}).get("shapecheck", {}) if path.name == "pyproject.toml" else data
-    return parse(table, path)
+        return _OUR_TABLE.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
+
+
+def load(path: Path) -> Settings:
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        data = _tool_table(data, path) or {}
+    return parse(data, path)
 
 
 class Resolver:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from shapecheck.finding import Finding
 from shapecheck.report.common import Context, header, verdict_text
+from shapecheck.text import split_lines
 
 CONTEXT_LINES = 1
 
@@ -17,7 +18,7 @@ def render(findings: Sequence[Finding], context: Context) -> str:
 def _block(finding: Finding, context: Context) -> str:
     source = context.sources.get(finding.path)
     out = [header(finding, context)]
-    lines = source.splitlines() if source is not None else []
+    lines = split_lines(source) if source is not None else []
     row = finding.location.row
     if 1 <= row <= len(lines):
         first, last = max(1, row - CONTEXT_LINES), min(len(lines), row + CONTEXT_LINES)
@@ -25,7 +26,7 @@ def _block(finding: Finding, context: Context) -> str:
         gutter = " " * width + " |"
         out.append(gutter)
         for number in range(first, last + 1):
-            text = lines[number - 1].rstrip()
+            text = lines[number - 1].rstrip("\r\n").rstrip()
             out.append(f"{number:>{width}} | {text}".rstrip())
             if number == row:
                 out.append(gutter + " " + _caret(finding, text))
