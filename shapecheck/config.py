@@ -38,6 +38,7 @@ class Settings:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
     output_format: str | None = None
+    respect_gitignore: bool = True
     source: Path | None = None  # the file the settings came from
 
     def relative(self, path: str) -> str:
@@ -51,8 +52,8 @@ class Settings:
 
 
 _LIST_KEYS = {"select", "extend-select", "ignore", "exclude", "extend-exclude"}
-_KNOWN_KEYS = _LIST_KEYS | {"per-file-ignores", "output-format"}
-OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
+_KNOWN_KEYS = _LIST_KEYS | {"per-file-ignores", "output-format", "respect-gitignore"}
+OUTPUT_FORMATS = ("full", "concise", "json", "github", "gitlab", "sarif", "junit", "rdjson")
 
 
 CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
@@ -179,6 +180,9 @@ def parse(table: dict, path: Path | None = None) -> Settings:
         raise ConfigError(
             f"[tool.shapecheck] output-format{where} must be one of {', '.join(OUTPUT_FORMATS)}"
         )
+    respect_gitignore = table.get("respect-gitignore", True)
+    if not isinstance(respect_gitignore, bool):
+        raise ConfigError(f"[tool.shapecheck] respect-gitignore{where} must be true or false")
     return Settings(
         select=table.get("select"),
         extend_select=table.get("extend-select", []),
@@ -186,6 +190,7 @@ def parse(table: dict, path: Path | None = None) -> Settings:
         per_file_ignores=per_file,
         exclude=[*table.get("exclude", []), *table.get("extend-exclude", [])],
         output_format=output_format,
+        respect_gitignore=respect_gitignore,
         source=path,
     )
 
@@ -212,6 +217,8 @@ def enabled_rules(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[
     chosen += [
         r for r in rules if r not in chosen and any(matches(s, r) for s in settings.extend_select)
     ]
+    # SHP001-SHP003 (unparsable, unreadable, crashed) are reported whatever is selected.
+    chosen += [r for r in rules if r not in chosen and getattr(r, "always", False)]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
 
 

@@ -37,7 +37,7 @@ def test_odd_config_exits_2_with_a_message(
 
 def test_someone_elses_broken_pyproject_is_not_ours(tmp_path: Path, monkeypatch, capsys) -> None:
     """A pyproject that does not configure shapecheck is skipped, as before."""
-    (tmp_path / "pyproject.toml").write_text('[tool.black\nline-length = 88\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.black\nline-length = 88\n")
     (tmp_path / "a.py").write_text(SNIPPET)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "--output-format", "concise", "a.py"]) == 1

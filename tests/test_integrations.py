@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.helpers import FIXTURES, ROOT, run_cli
+from tests.helpers import FIXTURES, ROOT, run
 
 BUGGY = FIXTURES / "seed" / "next_word_lstm_buggy.py"
 CLEAN = FIXTURES / "seed" / "next_word_lstm_fixed_a.py"
@@ -87,10 +87,10 @@ def test_hook_manifest() -> None:
 
 def test_non_python_and_zero_files_pass(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("# not python\n")
-    result = run_cli("check", "--isolated", "notes.md", cwd=tmp_path)
+    result = run("check", "--isolated", "notes.md", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "no Python files found" in result.stderr
-    empty = run_cli("check", "--isolated", ".", cwd=tmp_path)
+    empty = run("check", "--isolated", ".", cwd=tmp_path)
     assert empty.returncode == 0
 
 
@@ -98,9 +98,9 @@ def test_force_exclude_applies_to_named_files(tmp_path: Path) -> None:
     (tmp_path / "generated").mkdir()
     (tmp_path / "generated" / "bad.py").write_text(SNIPPET)
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nexclude = ["generated"]\n')
-    named = run_cli("check", "generated/bad.py", cwd=tmp_path)
+    named = run("check", "generated/bad.py", cwd=tmp_path)
     assert named.returncode == 1  # named explicitly: checked, as in ruff
-    forced = run_cli("check", "--force-exclude", "generated/bad.py", cwd=tmp_path)
+    forced = run("check", "--force-exclude", "generated/bad.py", cwd=tmp_path)
     assert forced.returncode == 0
 
 
@@ -113,7 +113,7 @@ GITHUB_LINE = re.compile(
 
 
 def test_github_annotations() -> None:
-    result = run_cli("check", "--isolated", "--output-format", "github", str(BUGGY))
+    result = run("check", "--isolated", "--output-format", "github", str(BUGGY))
     lines = result.stdout.splitlines()
     assert len(lines) == 5 and result.returncode == 1
     assert all(GITHUB_LINE.match(line) for line in lines), lines
@@ -122,7 +122,7 @@ def test_github_annotations() -> None:
 
 
 def _sarif(*args: str) -> dict:
-    result = run_cli("check", "--isolated", "--output-format", "sarif", *args)
+    result = run("check", "--isolated", "--output-format", "sarif", *args)
     return json.loads(result.stdout)
 
 
@@ -153,7 +153,7 @@ def test_sarif_carries_rules_fixes_and_locations() -> None:
 
 
 def test_junit_report() -> None:
-    result = run_cli("check", "--isolated", "--output-format", "junit", str(BUGGY), str(CLEAN))
+    result = run("check", "--isolated", "--output-format", "junit", str(BUGGY), str(CLEAN))
     root = ElementTree.fromstring(result.stdout)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert suites[str(BUGGY)].get("failures") == "5"
@@ -163,7 +163,7 @@ def test_junit_report() -> None:
 
 def test_output_file(tmp_path: Path) -> None:
     target = tmp_path / "report.sarif"
-    result = run_cli(
+    result = run(
         "check", "--isolated", "--output-format", "sarif", "-o", str(target), str(BUGGY)
     )
     assert result.stdout == "" and result.returncode == 1
@@ -174,13 +174,13 @@ def test_output_file(tmp_path: Path) -> None:
 
 
 def test_notebook_findings_have_cell_locations() -> None:
-    concise = run_cli("check", "--isolated", "--output-format", "concise", str(NOTEBOOK))
+    concise = run("check", "--isolated", "--output-format", "concise", str(NOTEBOOK))
     assert f"{NOTEBOOK}:cell 3:8:1: SHP301" in concise.stdout
     assert f"{NOTEBOOK}:cell 13:16:26: SHP101" in concise.stdout
-    full = run_cli("check", "--isolated", str(NOTEBOOK)).stdout
+    full = run("check", "--isolated", str(NOTEBOOK)).stdout
     assert "16 |         inputs_one_hot = inputs_one_hot.permute(0, 2, 1)" in full
     findings = json.loads(
-        run_cli("check", "--isolated", "--output-format", "json", str(NOTEBOOK)).stdout
+        run("check", "--isolated", "--output-format", "json", str(NOTEBOOK)).stdout
     )
     assert {(f["cell"], f["location"]["row"], f["code"]) for f in findings} == {
         (3, 8, "SHP301"),
@@ -194,7 +194,7 @@ def test_notebook_findings_have_cell_locations() -> None:
 def test_notebook_fix_touches_only_code_cells_it_changes(tmp_path: Path) -> None:
     target = tmp_path / "nb.ipynb"
     shutil.copy(NOTEBOOK, target)
-    result = run_cli("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
+    result = run("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
     assert result.returncode == 0, result.stdout
     before = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     after = json.loads(target.read_text(encoding="utf-8"))
@@ -210,9 +210,9 @@ def test_notebook_fix_touches_only_code_cells_it_changes(tmp_path: Path) -> None
     assert after["cells"][1]["source"] == ["!pip install -q matplotlib\n", "%matplotlib inline"]
     assert after["cells"][-1]["source"] == before["cells"][-1]["source"]  # %%time cell
     once = target.read_bytes()
-    run_cli("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
+    run("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
     assert target.read_bytes() == once
-    assert run_cli("check", "--isolated", str(target)).returncode == 0
+    assert run("check", "--isolated", str(target)).returncode == 0
 
 
 def test_notebook_with_magics_in_blocks_still_parses(tmp_path: Path) -> None:
@@ -224,13 +224,13 @@ def test_notebook_with_magics_in_blocks_still_parses(tmp_path: Path) -> None:
         "nbformat_minor": 5,
     }
     (tmp_path / "m.ipynb").write_text(json.dumps(nb))
-    result = run_cli("check", "--isolated", "m.ipynb", cwd=tmp_path)
+    result = run("check", "--isolated", "m.ipynb", cwd=tmp_path)
     assert result.returncode == 0 and "SHP001" not in result.stdout
 
 
 def test_broken_notebook_is_a_diagnostic(tmp_path: Path) -> None:
     (tmp_path / "bad.ipynb").write_text("{not json")
-    result = run_cli("check", "--isolated", "--output-format", "concise", "bad.ipynb", cwd=tmp_path)
+    result = run("check", "--isolated", "--output-format", "concise", "bad.ipynb", cwd=tmp_path)
     assert "bad.ipynb:1:1: SHP002" in result.stdout and "Traceback" not in result.stderr
 
 
@@ -241,15 +241,15 @@ def test_stdin_uses_the_config_of_its_filename(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.shapecheck.per-file-ignores]\n"scripts/*" = ["SHP301"]\n'
     )
-    inside = run_cli("check", "-", "--stdin-filename", "scripts/t.py", stdin=SNIPPET, cwd=tmp_path)
-    outside = run_cli("check", "-", "--stdin-filename", "src/t.py", stdin=SNIPPET, cwd=tmp_path)
+    inside = run("check", "-", "--stdin-filename", "scripts/t.py", stdin=SNIPPET, cwd=tmp_path)
+    outside = run("check", "-", "--stdin-filename", "src/t.py", stdin=SNIPPET, cwd=tmp_path)
     assert inside.returncode == 0 and outside.returncode == 1
     assert "src/t.py:3:1: SHP301" in outside.stdout
 
 
 def test_stdin_fix_of_an_excluded_file_echoes_it(tmp_path: Path) -> None:
     (tmp_path / "shapecheck.toml").write_text('exclude = ["vendor"]\n')
-    result = run_cli(
+    result = run(
         "check",
         "--force-exclude",
         "--fix",
@@ -271,12 +271,12 @@ def test_each_file_uses_its_nearest_config(tmp_path: Path) -> None:
     (tmp_path / "strict" / "shapecheck.toml").write_text("ignore = []\n")
     (tmp_path / "loose.py").write_text(SNIPPET)
     (tmp_path / "strict" / "tight.py").write_text(SNIPPET)
-    result = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
+    result = run("check", "--output-format", "concise", ".", cwd=tmp_path)
     assert "tight.py:3:1: SHP301" in result.stdout and "loose.py" not in result.stdout
     # --config overrides discovery; --isolated ignores every file.
     (tmp_path / "other.toml").write_text('ignore = ["SHP3"]\n')
-    assert run_cli("check", "--config", "other.toml", ".", cwd=tmp_path).returncode == 0
-    assert run_cli("check", "--isolated", "loose.py", cwd=tmp_path).returncode == 1
+    assert run("check", "--config", "other.toml", ".", cwd=tmp_path).returncode == 0
+    assert run("check", "--isolated", "loose.py", cwd=tmp_path).returncode == 1
 
 
 def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
@@ -284,7 +284,7 @@ def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
     (project / "gen").mkdir(parents=True)
     (project / "pyproject.toml").write_text('[tool.shapecheck]\nexclude = ["gen/*.py"]\n')
     (project / "gen" / "bad.py").write_text(SNIPPET)
-    result = run_cli("check", "project", cwd=tmp_path)  # run from above the project
+    result = run("check", "project", cwd=tmp_path)  # run from above the project
     assert result.returncode == 0, result.stdout
 
 
@@ -301,6 +301,6 @@ def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "shapecheck.toml").write_text(content + "\n")
     (tmp_path / "a.py").write_text(SNIPPET)
-    result = run_cli("check", "a.py", cwd=tmp_path)
+    result = run("check", "a.py", cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr
