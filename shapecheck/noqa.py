@@ -261,12 +261,11 @@ def _unused(
         stale = [c for c in directive.codes if _OURS.fullmatch(c.code) and c.code not in used[row]]
         if not stale:
             continue
+        if known is None:
+            known = _known_codes()
         groups: dict[str, list[str]] = defaultdict(list)
         for c in stale:
-            kind = (
-                "unused" if c.code in enabled else "non-enabled" if c.code in known else "unknown"
-            )
-            groups[kind].append(f"`{c.code}`")
+            groups[_staleness(c.code, enabled, known)].append(f"`{c.code}`")
         detail = "; ".join(f"{kind}: {', '.join(codes)}" for kind, codes in groups.items())
         where = Location(row, directive.start + 1)
         yield Finding(
@@ -278,7 +277,6 @@ def _unused(
             end_location=Location(row, directive.end + 1),
             severity=Severity.WARNING,
             fix=_removal(table.text_lines[row - 1], directive, stale),
-            help="Remove the unused codes" if len(stale) < len(directive.codes) else None,
         )
 
 

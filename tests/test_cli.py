@@ -84,9 +84,9 @@ def test_json_output_carries_fix_and_evidence() -> None:
 
 def test_select_ignore_and_exit_zero() -> None:
     assert (
-        run(
-            "check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY
-        ).stdout.count("SHP")
+        run("check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY).stdout.count(
+            "SHP"
+        )
         == 1
     )
     only_seed = run("check", "--select", "unseeded-torch", "--output-format", "concise", BUGGY)
@@ -194,9 +194,48 @@ def test_rule_docs_and_version() -> None:
     assert run_cli("--version").stdout.startswith("shapecheck ")  # the installed command
 
 
-def test_statistics() -> None:
+def test_statistics_prints_only_the_table() -> None:
+    """As ruff: no findings, one row per code (count, code, fixable marker, name)."""
     out = run("check", "--statistics", "-q", "--output-format", "concise", BUGGY).stdout
-    assert "    3\tSHP101\tpermute-order" in out
+    assert out.splitlines() == [
+        "3\tSHP101\tpermute-order",
+        "1\tSHP201\teval-without-no-grad",
+        "1\tSHP301\tunseeded-torch",
+    ]
+    fixable = run("check", "--statistics", "--unsafe-fixes", BUGGY).stdout.splitlines()
+    assert fixable[0] == "3\tSHP101\t[*] permute-order"
+    assert fixable[-2:] == [
+        "Found 3 errors and 2 warnings.",
+        "[*] 5 fixable with the `--fix --unsafe-fixes` option.",
+    ]
+
+
+def test_statistics_as_json() -> None:
+    result = run("check", "--statistics", "--output-format", "json", "--unsafe-fixes", BUGGY)
+    assert json.loads(result.stdout) == [
+        {
+            "code": "SHP101",
+            "name": "permute-order",
+            "count": 3,
+            "fixable": True,
+            "fixable_count": 3,
+        },
+        {
+            "code": "SHP201",
+            "name": "eval-without-no-grad",
+            "count": 1,
+            "fixable": True,
+            "fixable_count": 1,
+        },
+        {
+            "code": "SHP301",
+            "name": "unseeded-torch",
+            "count": 1,
+            "fixable": True,
+            "fixable_count": 1,
+        },
+    ]
+    assert result.returncode == 1
 
 
 class _Exploding(Rule):

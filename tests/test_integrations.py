@@ -163,9 +163,7 @@ def test_junit_report() -> None:
 
 def test_output_file(tmp_path: Path) -> None:
     target = tmp_path / "report.sarif"
-    result = run(
-        "check", "--isolated", "--output-format", "sarif", "-o", str(target), str(BUGGY)
-    )
+    result = run("check", "--isolated", "--output-format", "sarif", "-o", str(target), str(BUGGY))
     assert result.stdout == "" and result.returncode == 1
     assert len(json.loads(target.read_text())["runs"][0]["results"]) == 5
 

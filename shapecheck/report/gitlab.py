@@ -1,14 +1,16 @@
 """GitLab Code Quality: a JSON list of issues for the merge request widget.
 
 Each issue has a fingerprint that stays the same while the finding does: a hash of
-the file, the code and the message, not the line, so moving code does not make an
-old finding look new. Findings that hash alike are told apart by their order.
+the file, the code and the message with its line numbers left out, so moving code
+does not make an old finding look new. Findings that hash alike are told apart by
+their order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from shapecheck.finding import Finding, Severity
 from shapecheck.report.common import Context
 
+_LINE = re.compile(r"\bline \d+")
 # Code Quality's scale: info, minor, major, critical, blocker.
 SEVERITIES = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
 
@@ -41,7 +44,8 @@ def render(findings: Sequence[Finding], context: Context) -> str:
     seen: Counter[str] = Counter()
     issues = []
     for finding in findings:
-        key = "\0".join([finding.filename, str(finding.cell), finding.code, finding.message])
+        message = _LINE.sub("line", finding.message)
+        key = "\0".join([finding.filename, str(finding.cell), finding.code, message])
         seen[key] += 1
         digest = hashlib.sha256(f"{key}\0{seen[key]}".encode()).hexdigest()[:32]
         issues.append(_issue(finding, digest))
