@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 
-from tests.helpers import ROOT, run
+from tests.helpers import ROOT, run_cli
 
 README = ROOT / "README.md"
 # The Quickstart's first command, as the README shows it after the install.
@@ -22,7 +22,7 @@ _BLOCK = re.compile(re.escape(MARKER) + r"\n```\n(?P<output>.*?)```\n", re.DOTAL
 
 def live() -> str:
     """What the command prints, from the repository root (colour off, as in a pipe)."""
-    return run(*COMMAND, "--color", "never", cwd=ROOT).stdout
+    return run_cli(*COMMAND, "--color", "never", cwd=ROOT).stdout
 
 
 def shown(text: str | None = None) -> str:

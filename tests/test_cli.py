@@ -11,7 +11,7 @@ import pytest
 
 from shapecheck import cli
 from shapecheck.rule import Rule
-from tests.helpers import FIXTURES, run, run_cli
+from tests.helpers import FIXTURES, run_cli, run_process
 
 BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
 FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
@@ -28,7 +28,7 @@ BAD_SNIPPET = "\n".join(
 
 
 def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
-    result = run("check", "--output-format", "concise", BUGGY)
+    result = run_cli("check", "--output-format", "concise", BUGGY)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[-2:] == [
@@ -41,19 +41,19 @@ def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
 
 
 def test_clean_file_exits_zero() -> None:
-    result = run("check", FIXED)
+    result = run_cli("check", FIXED)
     assert result.returncode == 0 and "All checks passed!" in result.stdout
 
 
 def test_full_output_has_excerpt_caret_and_help() -> None:
-    out = run("check", BUGGY).stdout
+    out = run_cli("check", BUGGY).stdout
     assert "95 |         inputs_one_hot = inputs_one_hot.permute(0, 2, 1)" in out
     assert "^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ SHP101" in out
     assert "= help: Use permute(1, 0, 2), or set batch_first=True and drop the permute" in out
 
 
 def test_json_output_carries_fix_and_evidence() -> None:
-    result = run("check", "--output-format", "json", BUGGY)
+    result = run_cli("check", "--output-format", "json", BUGGY)
     findings = json.loads(result.stdout)
     permute = next(f for f in findings if f["code"] == "SHP101")
     assert permute["location"] == {"row": 95, "column": 26}
@@ -84,44 +84,44 @@ def test_json_output_carries_fix_and_evidence() -> None:
 
 def test_select_ignore_and_exit_zero() -> None:
     assert (
-        run("check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY).stdout.count(
-            "SHP"
-        )
+        run_cli(
+            "check", "--select", "SHP2", "-q", "--output-format", "concise", BUGGY
+        ).stdout.count("SHP")
         == 1
     )
-    only_seed = run("check", "--select", "unseeded-torch", "--output-format", "concise", BUGGY)
+    only_seed = run_cli("check", "--select", "unseeded-torch", "--output-format", "concise", BUGGY)
     assert "SHP301" in only_seed.stdout and "SHP101" not in only_seed.stdout
-    assert run("check", "--ignore", "SHP1,SHP2,SHP3", BUGGY).returncode == 0
-    assert run("check", "--exit-zero", BUGGY).returncode == 0
-    assert run("check", "--select", "NOPE1", BUGGY).returncode == 2
+    assert run_cli("check", "--ignore", "SHP1,SHP2,SHP3", BUGGY).returncode == 0
+    assert run_cli("check", "--exit-zero", BUGGY).returncode == 0
+    assert run_cli("check", "--select", "NOPE1", BUGGY).returncode == 2
 
 
 def test_off_by_default_rule_needs_selecting() -> None:
-    assert "SHP901" not in run("check", BUGGY).stdout
-    assert "SHP901" in run("check", "--extend-select", "SHP901", BUGGY).stdout
+    assert "SHP901" not in run_cli("check", BUGGY).stdout
+    assert "SHP901" in run_cli("check", "--extend-select", "SHP901", BUGGY).stdout
 
 
 def test_noqa_silences_a_line(tmp_path: Path) -> None:
     target = tmp_path / "bad.py"
     target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa: SHP301"))
-    assert run("check", str(target), cwd=tmp_path).returncode == 0
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 0
     target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa: SHP101"))
-    assert run("check", str(target), cwd=tmp_path).returncode == 1
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 1
     target.write_text(BAD_SNIPPET.replace("np.random.seed(0)", "np.random.seed(0)  # noqa"))
-    assert run("check", str(target), cwd=tmp_path).returncode == 0
+    assert run_cli("check", str(target), cwd=tmp_path).returncode == 0
 
 
 def test_pyproject_config_and_command_line_override(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text(BAD_SNIPPET)
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nignore = ["SHP301"]\n')
-    assert run("check", "bad.py", cwd=tmp_path).returncode == 0
-    assert run("check", "--isolated", "bad.py", cwd=tmp_path).returncode == 1
+    assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--isolated", "bad.py", cwd=tmp_path).returncode == 1
     (tmp_path / "pyproject.toml").write_text(
         '[tool.shapecheck.per-file-ignores]\n"bad.py" = ["SHP3"]\n'
     )
-    assert run("check", "bad.py", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "bad.py", cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nselekt = ["SHP1"]\n')
-    result = run("check", "bad.py", cwd=tmp_path)
+    result = run_cli("check", "bad.py", cwd=tmp_path)
     assert result.returncode == 2 and "unknown key selekt" in result.stderr
 
 
@@ -131,9 +131,9 @@ def test_directories_skip_virtualenvs_and_excludes(tmp_path: Path) -> None:
     for skipped in (".venv", "build", ".git"):
         (tmp_path / skipped).mkdir()
         (tmp_path / skipped / "bad.py").write_text(BAD_SNIPPET)
-    result = run("check", "--output-format", "concise", ".", cwd=tmp_path)
+    result = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
     assert result.stdout.count("SHP301") == 1
-    assert run("check", "--exclude", "src", ".", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--exclude", "src", ".", cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_bad_input_gets_a_diagnostic_not_a_traceback(
 ) -> None:
     (tmp_path / "odd.py").write_bytes(content)
     (tmp_path / "bad.py").write_text(BAD_SNIPPET)
-    result = run("check", "--output-format", "concise", "odd.py", "bad.py", cwd=tmp_path)
+    result = run_cli("check", "--output-format", "concise", "odd.py", "bad.py", cwd=tmp_path)
     assert "Traceback" not in result.stderr
     assert "bad.py:4:1: SHP301" in result.stdout  # the other file is still checked
     if expected:
@@ -163,17 +163,17 @@ def test_bad_input_gets_a_diagnostic_not_a_traceback(
 
 def test_syntax_error_reports_its_line(tmp_path: Path) -> None:
     (tmp_path / "py2.py").write_text("import torch\n\nprint 'hello'\n")
-    result = run("check", "--output-format", "concise", "py2.py", cwd=tmp_path)
+    result = run_cli("check", "--output-format", "concise", "py2.py", cwd=tmp_path)
     assert result.stdout.startswith("py2.py:3:")
 
 
 def test_missing_path_is_reported(tmp_path: Path) -> None:
-    result = run("check", "nowhere.py", cwd=tmp_path)
+    result = run_cli("check", "nowhere.py", cwd=tmp_path)
     assert result.returncode == 1 and "SHP002" in result.stdout and "no such file" in result.stdout
 
 
 def test_stdin_with_filename() -> None:
-    result = run(
+    result = run_cli(
         "check",
         "--output-format",
         "concise",
@@ -186,23 +186,23 @@ def test_stdin_with_filename() -> None:
 
 
 def test_rule_docs_and_version() -> None:
-    doc = run("rule", "SHP101").stdout
+    doc = run_cli("rule", "SHP101").stdout
     assert doc.startswith("# permute-order (SHP101)") and "## Why is this wrong?" in doc
-    assert run("rule", "permute-order").stdout == doc
-    assert run("rule", "--all").stdout.count("## What it does") >= 9
-    assert run("rule", "SHP999").returncode == 2
-    assert run_cli("--version").stdout.startswith("shapecheck ")  # the installed command
+    assert run_cli("rule", "permute-order").stdout == doc
+    assert run_cli("rule", "--all").stdout.count("## What it does") >= 9
+    assert run_cli("rule", "SHP999").returncode == 2
+    assert run_process("--version").stdout.startswith("shapecheck ")  # a real process
 
 
 def test_statistics_prints_only_the_table() -> None:
     """As ruff: no findings, one row per code (count, code, fixable marker, name)."""
-    out = run("check", "--statistics", "-q", "--output-format", "concise", BUGGY).stdout
+    out = run_cli("check", "--statistics", "-q", "--output-format", "concise", BUGGY).stdout
     assert out.splitlines() == [
         "3\tSHP101\tpermute-order",
         "1\tSHP201\teval-without-no-grad",
         "1\tSHP301\tunseeded-torch",
     ]
-    fixable = run("check", "--statistics", "--unsafe-fixes", BUGGY).stdout.splitlines()
+    fixable = run_cli("check", "--statistics", "--unsafe-fixes", BUGGY).stdout.splitlines()
     assert fixable[0] == "3\tSHP101\t[*] permute-order"
     assert fixable[-2:] == [
         "Found 3 errors and 2 warnings.",
@@ -211,7 +211,7 @@ def test_statistics_prints_only_the_table() -> None:
 
 
 def test_statistics_as_json() -> None:
-    result = run("check", "--statistics", "--output-format", "json", "--unsafe-fixes", BUGGY)
+    result = run_cli("check", "--statistics", "--output-format", "json", "--unsafe-fixes", BUGGY)
     assert json.loads(result.stdout) == [
         {
             "code": "SHP101",

@@ -110,15 +110,17 @@ def test_gitignore_outside_a_work_tree_counts_from_the_folder_down(tmp_path: Pat
 
 
 def test_respect_gitignore_can_be_turned_off(tmp_path: Path) -> None:
-    from tests.helpers import run
+    from tests.helpers import run_cli
 
     (tmp_path / ".git").mkdir()
     (tmp_path / ".gitignore").write_text("ignored.py\n")
     snippet = "import torch\nimport numpy as np\nnp.random.seed(0)\nm = torch.nn.LSTM(2, 3)\n"
     (tmp_path / "ignored.py").write_text(snippet)
-    assert run("check", ".", cwd=tmp_path).returncode == 0
-    assert run("check", "--no-respect-gitignore", ".", cwd=tmp_path).returncode == 1
-    assert run("check", "ignored.py", cwd=tmp_path).returncode == 1  # named: checked, as in ruff
+    assert run_cli("check", ".", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--no-respect-gitignore", ".", cwd=tmp_path).returncode == 1
+    assert (
+        run_cli("check", "ignored.py", cwd=tmp_path).returncode == 1
+    )  # named: checked, as in ruff
     (tmp_path / "shapecheck.toml").write_text("respect-gitignore = false\n")
-    assert run("check", ".", cwd=tmp_path).returncode == 1
-    assert run("check", "--respect-gitignore", ".", cwd=tmp_path).returncode == 0
+    assert run_cli("check", ".", cwd=tmp_path).returncode == 1
+    assert run_cli("check", "--respect-gitignore", ".", cwd=tmp_path).returncode == 0

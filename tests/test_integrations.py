@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.helpers import FIXTURES, ROOT, run
+from tests.helpers import FIXTURES, ROOT, run_cli
 
 BUGGY = FIXTURES / "seed" / "next_word_lstm_buggy.py"
 CLEAN = FIXTURES / "seed" / "next_word_lstm_fixed_a.py"
@@ -24,27 +24,80 @@ SNIPPET = "import torch\nimport numpy as np\nnp.random.seed(0)\nm = torch.nn.LST
 # --- pre-commit -------------------------------------------------------------------
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+def _git(cwd: Path, *args: str) -> str:
+    # Fixed names and dates: the same files give the same commit, so the same hook rev.
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "shapecheck tests",
+        "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+        "GIT_COMMITTER_NAME": "shapecheck tests",
+        "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+        "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+    }
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return done.stdout.strip()
+
+
+# pre-commit's store outlives the test session: the hook's environment is built once
+# per version of this checkout, not once per run (a build takes tens of seconds).
+PRE_COMMIT_HOME = ROOT / ".pytest_cache" / "pre-commit"
+# What pre-commit needs to install the hook; editing anything else (tests, docs) keeps
+# the snapshot's rev, and so its environment.
+HOOK_FILES = (".pre-commit-hooks.yaml", "pyproject.toml", "README.md", "shapecheck", "rules")
+
+
+def _snapshot(target: Path) -> str:
+    """This checkout's files as git would commit them, as one commit in ``target``.
+
+    What ``pre-commit try-repo`` does, made repeatable: the hook's files that are
+    tracked or not ignored, committed with fixed metadata, so an unchanged checkout
+    gives the same rev and pre-commit reuses the environment it built for it.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    listed = _git(
+        ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", *HOOK_FILES
+    )
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    _git(target, "init", "-q")
+    _git(target, "add", "-A")
+    _git(target, "commit", "-q", "-m", "snapshot")
+    return _git(target, "rev-parse", "HEAD")
 
 
 @pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed")
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_pre_commit_try_repo(tmp_path: Path) -> None:
+def test_pre_commit_hook(tmp_path: Path) -> None:
     """The hook installs from this checkout (libcst only) and gates commits."""
+    hooks_repo = PRE_COMMIT_HOME / "hooks-repo"
+    rev = _snapshot(hooks_repo)
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "-q")
     (repo / "bad.py").write_bytes(BUGGY.read_bytes())
     (repo / "good.py").write_bytes(CLEAN.read_bytes())
     (repo / "notes.md").write_text("# not python\n")
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks_repo}\n    rev: {rev}\n    hooks:\n      - id: shapecheck\n"
+    )
     _git(repo, "add", ".")
-    # try-repo builds its own environment in a temporary store.
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "PRE_COMMIT_HOME": str(PRE_COMMIT_HOME / "store")}
 
     def hook(*files: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["pre-commit", "try-repo", str(ROOT), "shapecheck", "--files", *files],
+            ["pre-commit", "run", "shapecheck", "--files", *files],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -60,6 +113,8 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
     assert "Passed" in good.stdout
     none = hook("notes.md")
     assert none.returncode == 0 and "no files to check" in none.stdout
+    # Environments of older snapshots are no longer referenced: let pre-commit drop them.
+    subprocess.run(["pre-commit", "gc"], cwd=repo, capture_output=True, env=env, timeout=120)
 
 
 def test_the_hook_installs_no_torch() -> None:
@@ -87,10 +142,10 @@ def test_hook_manifest() -> None:
 
 def test_non_python_and_zero_files_pass(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("# not python\n")
-    result = run("check", "--isolated", "notes.md", cwd=tmp_path)
+    result = run_cli("check", "--isolated", "notes.md", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "no Python files found" in result.stderr
-    empty = run("check", "--isolated", ".", cwd=tmp_path)
+    empty = run_cli("check", "--isolated", ".", cwd=tmp_path)
     assert empty.returncode == 0
 
 
@@ -98,9 +153,9 @@ def test_force_exclude_applies_to_named_files(tmp_path: Path) -> None:
     (tmp_path / "generated").mkdir()
     (tmp_path / "generated" / "bad.py").write_text(SNIPPET)
     (tmp_path / "pyproject.toml").write_text('[tool.shapecheck]\nexclude = ["generated"]\n')
-    named = run("check", "generated/bad.py", cwd=tmp_path)
+    named = run_cli("check", "generated/bad.py", cwd=tmp_path)
     assert named.returncode == 1  # named explicitly: checked, as in ruff
-    forced = run("check", "--force-exclude", "generated/bad.py", cwd=tmp_path)
+    forced = run_cli("check", "--force-exclude", "generated/bad.py", cwd=tmp_path)
     assert forced.returncode == 0
 
 
@@ -113,7 +168,7 @@ GITHUB_LINE = re.compile(
 
 
 def test_github_annotations() -> None:
-    result = run("check", "--isolated", "--output-format", "github", str(BUGGY))
+    result = run_cli("check", "--isolated", "--output-format", "github", str(BUGGY))
     lines = result.stdout.splitlines()
     assert len(lines) == 5 and result.returncode == 1
     assert all(GITHUB_LINE.match(line) for line in lines), lines
@@ -122,7 +177,7 @@ def test_github_annotations() -> None:
 
 
 def _sarif(*args: str) -> dict:
-    result = run("check", "--isolated", "--output-format", "sarif", *args)
+    result = run_cli("check", "--isolated", "--output-format", "sarif", *args)
     return json.loads(result.stdout)
 
 
@@ -153,7 +208,7 @@ def test_sarif_carries_rules_fixes_and_locations() -> None:
 
 
 def test_junit_report() -> None:
-    result = run("check", "--isolated", "--output-format", "junit", str(BUGGY), str(CLEAN))
+    result = run_cli("check", "--isolated", "--output-format", "junit", str(BUGGY), str(CLEAN))
     root = ElementTree.fromstring(result.stdout)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert suites[str(BUGGY)].get("failures") == "5"
@@ -163,7 +218,9 @@ def test_junit_report() -> None:
 
 def test_output_file(tmp_path: Path) -> None:
     target = tmp_path / "report.sarif"
-    result = run("check", "--isolated", "--output-format", "sarif", "-o", str(target), str(BUGGY))
+    result = run_cli(
+        "check", "--isolated", "--output-format", "sarif", "-o", str(target), str(BUGGY)
+    )
     assert result.stdout == "" and result.returncode == 1
     assert len(json.loads(target.read_text())["runs"][0]["results"]) == 5
 
@@ -172,13 +229,13 @@ def test_output_file(tmp_path: Path) -> None:
 
 
 def test_notebook_findings_have_cell_locations() -> None:
-    concise = run("check", "--isolated", "--output-format", "concise", str(NOTEBOOK))
+    concise = run_cli("check", "--isolated", "--output-format", "concise", str(NOTEBOOK))
     assert f"{NOTEBOOK}:cell 3:8:1: SHP301" in concise.stdout
     assert f"{NOTEBOOK}:cell 13:16:26: SHP101" in concise.stdout
-    full = run("check", "--isolated", str(NOTEBOOK)).stdout
+    full = run_cli("check", "--isolated", str(NOTEBOOK)).stdout
     assert "16 |         inputs_one_hot = inputs_one_hot.permute(0, 2, 1)" in full
     findings = json.loads(
-        run("check", "--isolated", "--output-format", "json", str(NOTEBOOK)).stdout
+        run_cli("check", "--isolated", "--output-format", "json", str(NOTEBOOK)).stdout
     )
     assert {(f["cell"], f["location"]["row"], f["code"]) for f in findings} == {
         (3, 8, "SHP301"),
@@ -192,7 +249,7 @@ def test_notebook_findings_have_cell_locations() -> None:
 def test_notebook_fix_touches_only_code_cells_it_changes(tmp_path: Path) -> None:
     target = tmp_path / "nb.ipynb"
     shutil.copy(NOTEBOOK, target)
-    result = run("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
+    result = run_cli("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
     assert result.returncode == 0, result.stdout
     before = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     after = json.loads(target.read_text(encoding="utf-8"))
@@ -208,9 +265,9 @@ def test_notebook_fix_touches_only_code_cells_it_changes(tmp_path: Path) -> None
     assert after["cells"][1]["source"] == ["!pip install -q matplotlib\n", "%matplotlib inline"]
     assert after["cells"][-1]["source"] == before["cells"][-1]["source"]  # %%time cell
     once = target.read_bytes()
-    run("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
+    run_cli("check", "--isolated", "--fix", "--unsafe-fixes", str(target))
     assert target.read_bytes() == once
-    assert run("check", "--isolated", str(target)).returncode == 0
+    assert run_cli("check", "--isolated", str(target)).returncode == 0
 
 
 def test_notebook_with_magics_in_blocks_still_parses(tmp_path: Path) -> None:
@@ -222,13 +279,13 @@ def test_notebook_with_magics_in_blocks_still_parses(tmp_path: Path) -> None:
         "nbformat_minor": 5,
     }
     (tmp_path / "m.ipynb").write_text(json.dumps(nb))
-    result = run("check", "--isolated", "m.ipynb", cwd=tmp_path)
+    result = run_cli("check", "--isolated", "m.ipynb", cwd=tmp_path)
     assert result.returncode == 0 and "SHP001" not in result.stdout
 
 
 def test_broken_notebook_is_a_diagnostic(tmp_path: Path) -> None:
     (tmp_path / "bad.ipynb").write_text("{not json")
-    result = run("check", "--isolated", "--output-format", "concise", "bad.ipynb", cwd=tmp_path)
+    result = run_cli("check", "--isolated", "--output-format", "concise", "bad.ipynb", cwd=tmp_path)
     assert "bad.ipynb:1:1: SHP002" in result.stdout and "Traceback" not in result.stderr
 
 
@@ -239,15 +296,15 @@ def test_stdin_uses_the_config_of_its_filename(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.shapecheck.per-file-ignores]\n"scripts/*" = ["SHP301"]\n'
     )
-    inside = run("check", "-", "--stdin-filename", "scripts/t.py", stdin=SNIPPET, cwd=tmp_path)
-    outside = run("check", "-", "--stdin-filename", "src/t.py", stdin=SNIPPET, cwd=tmp_path)
+    inside = run_cli("check", "-", "--stdin-filename", "scripts/t.py", stdin=SNIPPET, cwd=tmp_path)
+    outside = run_cli("check", "-", "--stdin-filename", "src/t.py", stdin=SNIPPET, cwd=tmp_path)
     assert inside.returncode == 0 and outside.returncode == 1
     assert "src/t.py:3:1: SHP301" in outside.stdout
 
 
 def test_stdin_fix_of_an_excluded_file_echoes_it(tmp_path: Path) -> None:
     (tmp_path / "shapecheck.toml").write_text('exclude = ["vendor"]\n')
-    result = run(
+    result = run_cli(
         "check",
         "--force-exclude",
         "--fix",
@@ -269,12 +326,12 @@ def test_each_file_uses_its_nearest_config(tmp_path: Path) -> None:
     (tmp_path / "strict" / "shapecheck.toml").write_text("ignore = []\n")
     (tmp_path / "loose.py").write_text(SNIPPET)
     (tmp_path / "strict" / "tight.py").write_text(SNIPPET)
-    result = run("check", "--output-format", "concise", ".", cwd=tmp_path)
+    result = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
     assert "tight.py:3:1: SHP301" in result.stdout and "loose.py" not in result.stdout
     # --config overrides discovery; --isolated ignores every file.
     (tmp_path / "other.toml").write_text('ignore = ["SHP3"]\n')
-    assert run("check", "--config", "other.toml", ".", cwd=tmp_path).returncode == 0
-    assert run("check", "--isolated", "loose.py", cwd=tmp_path).returncode == 1
+    assert run_cli("check", "--config", "other.toml", ".", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--isolated", "loose.py", cwd=tmp_path).returncode == 1
 
 
 def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
@@ -282,7 +339,7 @@ def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
     (project / "gen").mkdir(parents=True)
     (project / "pyproject.toml").write_text('[tool.shapecheck]\nexclude = ["gen/*.py"]\n')
     (project / "gen" / "bad.py").write_text(SNIPPET)
-    result = run("check", "project", cwd=tmp_path)  # run from above the project
+    result = run_cli("check", "project", cwd=tmp_path)  # run from above the project
     assert result.returncode == 0, result.stdout
 
 
@@ -299,6 +356,6 @@ def test_config_globs_are_relative_to_the_config(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "shapecheck.toml").write_text(content + "\n")
     (tmp_path / "a.py").write_text(SNIPPET)
-    result = run("check", "a.py", cwd=tmp_path)
+    result = run_cli("check", "a.py", cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr

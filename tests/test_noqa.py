@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES, lint, run
+from tests.helpers import FIXTURES, lint, run_cli
 
 HEAD = "import torch\nimport numpy as np\n\n"
 SEED = "np.random.seed(0)"
@@ -47,7 +47,7 @@ def test_line_directives(comment: str, silenced: bool) -> None:
 
 def test_an_invalid_directive_is_warned_about(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(snippet(f"{SEED}  # noqa: anything"))
-    result = run("check", "--isolated", "a.py", cwd=tmp_path)
+    result = run_cli("check", "--isolated", "a.py", cwd=tmp_path)
     assert result.returncode == 1 and "SHP301" in result.stdout
     assert result.stderr == (
         "shapecheck: warning: invalid `# noqa` directive at a.py:4: expected a "
@@ -99,7 +99,7 @@ def test_file_exemption_anywhere_on_its_own_line() -> None:
 
 def _unused(source: str, tmp_path: Path, *extra: str) -> list[str]:
     (tmp_path / "a.py").write_text(source)
-    result = run(
+    result = run_cli(
         "check", "--isolated", "--extend-select", "SHP004", "--output-format", "concise",
         *extra, "a.py", cwd=tmp_path,
     )  # fmt: skip
@@ -126,7 +126,7 @@ def test_unused_noqa_names_what_silenced_nothing(tmp_path: Path) -> None:
 
 def test_unused_noqa_is_off_by_default(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(HEAD + "a = torch.zeros(2)  # noqa: SHP101\n")
-    assert run("check", "--isolated", "a.py", cwd=tmp_path).returncode == 0
+    assert run_cli("check", "--isolated", "a.py", cwd=tmp_path).returncode == 0
 
 
 def test_unused_noqa_fix_removes_only_the_stale_codes(tmp_path: Path) -> None:
@@ -153,13 +153,13 @@ def test_unused_noqa_fix_removes_only_the_stale_codes(tmp_path: Path) -> None:
 def test_add_noqa_marks_every_finding_and_is_idempotent(tmp_path: Path) -> None:
     target = tmp_path / "train.py"
     target.write_bytes((FIXTURES / "seed" / "next_word_lstm_buggy.py").read_bytes())
-    first = run("check", "--isolated", "--add-noqa", "train.py", cwd=tmp_path)
+    first = run_cli("check", "--isolated", "--add-noqa", "train.py", cwd=tmp_path)
     assert first.returncode == 0 and first.stderr == "Added 5 noqa directives.\n"
     text = target.read_text()
     ast.parse(text)
     assert "# noqa: SHP301" in text and "# expect: SHP101  # noqa: SHP101" in text
-    assert run("check", "--isolated", "train.py", cwd=tmp_path).returncode == 0
-    again = run("check", "--isolated", "--add-noqa", "train.py", cwd=tmp_path)
+    assert run_cli("check", "--isolated", "train.py", cwd=tmp_path).returncode == 0
+    again = run_cli("check", "--isolated", "--add-noqa", "train.py", cwd=tmp_path)
     assert again.stderr == "Added 0 noqa directives.\n" and target.read_text() == text
 
 
@@ -167,7 +167,7 @@ def test_add_noqa_joins_an_existing_directive_and_skips_strings(tmp_path: Path) 
     target = tmp_path / "a.py"
     source = snippet(f"{SEED}  # noqa: E501", 'doc = """\n' + SEED + '\n"""\n')
     target.write_text(source)
-    run("check", "--isolated", "--add-noqa", "a.py", cwd=tmp_path)
+    run_cli("check", "--isolated", "--add-noqa", "a.py", cwd=tmp_path)
     text = target.read_text()
     assert f"{SEED}  # noqa: E501, SHP301\n" in text
     assert f'\n{SEED}\n"""\n' in text  # the string's copy is text, not code

@@ -10,9 +10,12 @@ from tests.helpers import ROOT
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+INSTALL = 'python -m pip install -e ".[dev]"'
+
+
 def test_quickstart_keeps_its_two_commands() -> None:
-    assert 'python -m pip install -e ".[dev]" && shapecheck check fixtures/seed/next_word_lstm_buggy.py\n' in README
-    assert 'python -m pip install -e ".[dev]" && python -m pytest -q\n' in README
+    assert f"{INSTALL} && shapecheck check fixtures/seed/next_word_lstm_buggy.py\n" in README
+    assert f"{INSTALL} && python -m pytest -q\n" in README
 
 
 def test_quickstart_output_is_real() -> None:
