@@ -412,6 +412,8 @@ def _report(
     out: TextIO,
 ) -> None:
     fmt = settings.output_format
+    if args.statistics and not findings and fmt != "json":
+        return  # as ruff: nothing to count, nothing to say
     if args.statistics:
         # As in ruff: only the table (for json, the statistics as JSON), then the summary.
         if fmt == "json":

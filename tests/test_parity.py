@@ -68,10 +68,22 @@ def test_colour(monkeypatch, args, tty: bool, env: dict, coloured: bool) -> None
 def test_show_fixes_shows_each_fix_as_a_diff() -> None:
     out = run_cli("check", "--isolated", "--show-fixes", BUGGY).stdout
     assert (
+        "   = help: Use permute(1, 0, 2), or set batch_first=True and drop the permute\n"
         "   = fix (unsafe): Use permute(1, 0, 2)\n"
-        "   - inputs_one_hot = inputs_one_hot.permute(0, 2, 1)  # expect: SHP101\n"
-        "   + inputs_one_hot = inputs_one_hot.permute(1, 0, 2)  # expect: SHP101\n"
-    ) in out.replace("        inputs", "inputs")
+        "   -         inputs_one_hot = inputs_one_hot.permute(0, 2, 1)  # expect: SHP101\n"
+        "   +         inputs_one_hot = inputs_one_hot.permute(1, 0, 2)  # expect: SHP101\n"
+    ) in out
+    assert "= fix" not in run_cli("check", "--isolated", BUGGY).stdout
+
+
+def test_statistics_of_nothing_prints_nothing(tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text("import torch\n")
+    result = run_cli("check", "--isolated", "--statistics", "ok.py", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == ""
+    as_json = run_cli(
+        "check", "--isolated", "--statistics", "--output-format", "json", "ok.py", cwd=tmp_path
+    )
+    assert as_json.stdout == "[]\n"
 
 
 def test_show_fixes_lists_what_fix_fixed(tmp_path: Path) -> None:
