@@ -151,7 +151,7 @@ def _comments(lines: list[str], governing: dict[int, int]) -> Iterator[tuple[int
                 fstrings.append(row)
             elif token.type == _FSTRING_END and fstrings:
                 _span(governing, fstrings.pop(), end_row)
-    except (tokenize.TokenError, SyntaxError):
+    except (tokenize.TokenError, SyntaxError, ValueError):
         governing.clear()
         for row, line in enumerate(lines, start=1):
             column = line.find("#")
