@@ -7,27 +7,35 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import difflib
+import json
+import logging
+import os
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from shapecheck import __version__, config, files, verify
+from shapecheck import __version__, config, files, noqa, verify
 from shapecheck.checking import FixOptions, check_file
 from shapecheck.config import ConfigError, Settings
-from shapecheck.diagnostics import INTERNAL_ERROR, KINDS
-from shapecheck.finding import Finding, Status
-from shapecheck.report import RENDERERS, TEXT_FORMATS
-from shapecheck.report.common import Context, statistics, summary
+from shapecheck.diagnostics import DIAGNOSTICS, INTERNAL_ERROR
+from shapecheck.finding import Finding, Severity, Status
+from shapecheck.report import RENDERERS, TEXT_FORMATS, style
+from shapecheck.report.common import Context, statistics, statistics_json, summary
 from shapecheck.rule import Rule
 from shapecheck.rules import all_rules
+from shapecheck.runner import check_source
 from shapecheck.text import split_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# For --exit-zero-on: a finding fails the run when it is more severe than the level given.
+RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 def _selectors(values: Sequence[str] | None) -> list[str] | None:
@@ -77,9 +85,42 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--exit-zero", action="store_true", help="Exit 0 even when there are findings"
     )
-    check.add_argument("--statistics", action="store_true", help="Print counts per rule")
     check.add_argument(
-        "--stdin-filename", metavar="PATH", help="The name to report for source read from stdin"
+        "--exit-zero-on",
+        choices=("warning", "info"),
+        help="Exit 0 when no finding is more severe than this: `warning` fails on errors only",
+    )
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="Print only a count per rule (a JSON list with --output-format json)",
+    )
+    check.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="Read the source from stdin and report it under this name",
+    )
+    check.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="Add `# noqa: CODE` to each line with a finding, and report nothing",
+    )
+    check.add_argument(
+        "--respect-gitignore",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Skip what .gitignore files ignore while discovering files (default: on)",
+    )
+    check.add_argument(
+        "--color",
+        choices=style.CHOICES,
+        default="auto",
+        help="Colour the text formats: auto (on a terminal, unless NO_COLOR), always, never",
+    )
+    check.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="Show each finding's fix as a diff, and list what --fix fixed",
     )
     check.add_argument(
         "--config", metavar="PATH", help="Use this pyproject.toml (or shapecheck.toml)"
@@ -143,10 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "check":
-            return run_check(args)
-        if args.command == "rule":
-            return run_rule(args)
+        with _warnings_to_stderr():
+            if args.command == "check":
+                return run_check(args)
+            if args.command == "rule":
+                return run_rule(args)
     except (ConfigError, verify.VerifyUnavailable) as error:
         print(f"shapecheck: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -156,9 +198,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_ERROR
 
 
+class _Once(logging.Filter):
+    """Each warning once per run: the fixer lints a file again after every pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """``shapecheck: warning: ...`` on stderr for what the pipeline logs (invalid noqa)."""
+    logger = logging.getLogger("shapecheck")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("shapecheck: warning: %(message)s"))
+    handler.addFilter(_Once())
+    logger.addHandler(handler)
+    logger.propagate = False
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        logger.propagate = True
+
+
 def _all_rules() -> tuple[type[Rule], ...]:
     """The registry, behind a seam that tests can replace."""
     return all_rules()
+
+
+def _every_code() -> tuple[type[Rule], ...]:
+    """The rules and the pipeline's own codes (SHP001-SHP004), for selection and docs."""
+    return (*DIAGNOSTICS, *_all_rules())
 
 
 def _overrides(args: argparse.Namespace) -> Callable[[Settings], Settings]:
@@ -194,14 +275,20 @@ def run_check(args: argparse.Namespace) -> int:
     resolver = _resolver(args)
     # Output options come from the configuration that governs the current folder.
     settings = resolver.for_path(".")
-    rules = _all_rules()
+    rules = _every_code()
     fix_only = args.fix_only or args.diff
     verifier = verify.load(args.device) if args.verify else None
     fixing = None
     if args.fix or fix_only:
         fixing = FixOptions(args.unsafe_fixes, verifier.veto if verifier is not None else None)
-    paths = args.paths or ["."]
-    reading_stdin = paths == ["-"]
+    # As in ruff, --stdin-filename alone reads stdin.
+    reading_stdin = args.paths == ["-"] or (not args.paths and args.stdin_filename is not None)
+    paths = ["-"] if reading_stdin else args.paths or ["."]
+    gitignore = (
+        settings.respect_gitignore if args.respect_gitignore is None else args.respect_gitignore
+    )
+    if args.add_noqa:
+        return _add_noqa(args, resolver, rules, gitignore)
     findings: list[Finding] = []
     fixed: list[Finding] = []
     sources: dict[str, str] = {}
@@ -211,7 +298,7 @@ def run_check(args: argparse.Namespace) -> int:
     if reading_stdin:
         targets: Iterable[str] = ["-"]
     else:
-        targets = files.discover(paths, resolver.excluded, args.force_exclude)
+        targets = files.discover(paths, resolver.excluded, args.force_exclude, gitignore)
     for path in targets:
         name = (args.stdin_filename or "-") if path == "-" else path
         file_settings = resolver.for_path(name if name != "-" else ".")
@@ -226,7 +313,9 @@ def run_check(args: argparse.Namespace) -> int:
         ignored = frozenset(config.ignored_codes(name, file_settings, rules))
         outcome = check_file(name, source, enabled, ignored, fixing)
         checked += 1
-        findings.extend(outcome.findings)
+        # The pipeline's own codes (unreadable, unparsable) obey select and ignore too.
+        allowed = {r.code for r in enabled} - ignored
+        findings.extend(f for f in outcome.findings if f.code in allowed)
         fixed.extend(outcome.fixed)
         sources.update(outcome.sources)
         if args.diff:
@@ -252,14 +341,55 @@ def run_check(args: argparse.Namespace) -> int:
         elif fix_only:
             _print_fix_count(len(fixed), "Fixed", "No errors fixed.", report)
         else:
+            text_format = settings.output_format in TEXT_FORMATS or args.statistics
             context = Context(
                 sources,
                 args.unsafe_fixes,
                 refuted=refuted if not args.show_refuted else 0,
-                rules=[*KINDS, *rules],
+                rules=rules,
+                color=text_format and style.wanted(args.color, report, os.environ),
+                show_fixes=args.show_fixes,
             )
-            _report(args, settings, findings, len(fixed), context, report)
+            _report(args, settings, findings, fixed, context, report)
     return _exit_code(args, findings, fixed, fix_only)
+
+
+def _add_noqa(
+    args: argparse.Namespace,
+    resolver: config.Resolver,
+    rules: Sequence[type[Rule]],
+    gitignore: bool,
+) -> int:
+    """``--add-noqa``: mark every line that has findings, to adopt shapecheck gradually."""
+    if args.paths == ["-"] or args.stdin_filename is not None:
+        raise ConfigError("--add-noqa edits files in place: it cannot read stdin")
+    added = 0
+    pipeline = {r.code for r in DIAGNOSTICS}
+    for path in files.discover(
+        args.paths or ["."], resolver.excluded, args.force_exclude, gitignore
+    ):
+        source = files.read(path)
+        if source.text is None or path.endswith(".ipynb"):
+            if path.endswith(".ipynb"):
+                print(f"shapecheck: warning: --add-noqa skips notebooks: {path}", file=sys.stderr)
+            continue
+        settings = resolver.for_path(path)
+        enabled = [r for r in config.enabled_rules(settings, rules) if r.code not in pipeline]
+        ignored = frozenset(config.ignored_codes(path, settings, rules))
+        found = check_source(source.text, path, enabled, ignored)
+        if any(f.code in pipeline for f in found):
+            continue  # a file that does not parse gets no comments
+        text, count = noqa.add(source.text, found)
+        try:
+            ast.parse(text)
+        except (SyntaxError, ValueError):  # never write what would not parse
+            continue
+        if count:
+            files.write_atomic(path, text, source.encoding)
+            added += count
+    noun = "directive" if added == 1 else "directives"
+    print(f"Added {added} noqa {noun}.", file=sys.stderr)
+    return EXIT_CLEAN
 
 
 @contextlib.contextmanager
@@ -277,14 +407,26 @@ def _report(
     args: argparse.Namespace,
     settings: Settings,
     findings: list[Finding],
-    fixed: int,
+    fixed: list[Finding],
     context: Context,
     out: TextIO,
 ) -> None:
-    out.write(RENDERERS[settings.output_format](findings, context))
-    if settings.output_format in TEXT_FORMATS and not args.quiet:
-        if findings and settings.output_format == "full":
+    fmt = settings.output_format
+    if args.statistics and not findings and fmt != "json":
+        return  # as ruff: nothing to count, nothing to say
+    if args.statistics:
+        # As in ruff: only the table (for json, the statistics as JSON), then the summary.
+        if fmt == "json":
+            out.write(json.dumps(statistics_json(findings, args.unsafe_fixes), indent=2) + "\n")
+            return
+        out.write(statistics(findings, args.unsafe_fixes, context.color))
+    else:
+        out.write(RENDERERS[fmt](findings, context))
+    if (fmt in TEXT_FORMATS or args.statistics) and not args.quiet:
+        if findings and fmt == "full" and not args.statistics:
             out.write("\n")
+        if args.show_fixes and fixed:
+            out.write(_fixed_list(fixed) + "\n")
         out.write(summary(findings, fixed, args.unsafe_fixes))
         if context.refuted:
             plural = "s" if context.refuted != 1 else ""
@@ -292,8 +434,20 @@ def _report(
                 f"{context.refuted} finding{plural} refuted by --verify and hidden "
                 f"(--show-refuted shows them).\n"
             )
-    if args.statistics and findings:
-        out.write(statistics(findings, args.unsafe_fixes) + "\n")
+
+
+def _fixed_list(fixed: Sequence[Finding]) -> str:
+    """ruff's ``--show-fixes`` list: per file, how many of each code were fixed."""
+    by_file: dict[str, Counter[tuple[str, str]]] = {}
+    for finding in fixed:
+        by_file.setdefault(finding.filename, Counter())[(finding.code, finding.name)] += 1
+    noun = "error" if len(fixed) == 1 else "errors"
+    lines = [f"Fixed {len(fixed)} {noun}:"]
+    for filename in sorted(by_file):
+        lines.append(f"- {filename}:")
+        for (code, name), count in sorted(by_file[filename].items()):
+            lines.append(f"    {count} × {code} ({name})")
+    return "\n".join(lines) + "\n"
 
 
 def _print_fix_count(count: int, verb: str, none: str, out: TextIO) -> None:
@@ -313,6 +467,9 @@ def _exit_code(
         return EXIT_FINDINGS if fixed else EXIT_CLEAN
     if fixed and args.exit_non_zero_on_fix:
         return EXIT_FINDINGS
+    if args.exit_zero_on is not None:
+        level = RANK[Severity(args.exit_zero_on)]
+        findings = [f for f in findings if RANK[f.severity] > level]
     if findings and not fix_only:
         return EXIT_FINDINGS
     return EXIT_CLEAN
@@ -333,7 +490,7 @@ def unified_diff(before: str, after: str, name: str) -> str:
 
 
 def run_rule(args: argparse.Namespace) -> int:
-    rules = _all_rules()
+    rules = _every_code()
     if args.all:
         chosen = list(rules)
     elif args.code:

@@ -11,6 +11,7 @@ name (``permute-order``) or ``ALL``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Settings:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
     output_format: str | None = None
+    respect_gitignore: bool = True
     source: Path | None = None  # the file the settings came from
 
     def relative(self, path: str) -> str:
@@ -50,11 +52,34 @@ class Settings:
 
 
 _LIST_KEYS = {"select", "extend-select", "ignore", "exclude", "extend-exclude"}
-_KNOWN_KEYS = _LIST_KEYS | {"per-file-ignores", "output-format"}
-OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
+_KNOWN_KEYS = _LIST_KEYS | {"per-file-ignores", "output-format", "respect-gitignore"}
+OUTPUT_FORMATS = ("full", "concise", "json", "github", "gitlab", "sarif", "junit", "rdjson")
 
 
 CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
+
+
+def _read_toml(path: Path) -> dict:
+    """A TOML file's data, or a :class:`ConfigError` that says why it has none."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    except RecursionError as error:  # tomllib recurses once per nested array or table
+        raise ConfigError(f"cannot read {path}: its values nest too deeply") from error
+
+
+def _tool_table(data: dict, path: Path) -> dict | None:
+    """``[tool.shapecheck]`` of a pyproject's data; None when it has none."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"[tool] in {path} must be a table")
+    if "shapecheck" not in tool:
+        return None
+    table = tool["shapecheck"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.shapecheck] in {path} must be a table")
+    return table
 
 
 def find_config(start: Path) -> Path | None:
@@ -67,21 +92,34 @@ def find_config(start: Path) -> Path | None:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue  # someone else's broken pyproject is not ours to report
-            if "shapecheck" in data.get("tool", {}):
+                data = _read_toml(candidate)
+            except ConfigError:
+                # Someone else's broken pyproject is not ours to report, unless it
+                # tries to configure shapecheck: then load() says what is wrong.
+                if _mentions_us(candidate):
+                    return candidate
+                continue
+            if _tool_table(data, candidate) is not None:
                 return candidate
     return None
 
 
-def load(path: Path) -> Settings:
+_OUR_TABLE = re.compile(r"tool\W*shapecheck|^\s*shapecheck\s*=", re.MULTILINE)
+
+
+def _mentions_us(path: Path) -> bool:
+    """Whether a pyproject looks as if it configures shapecheck (``[tool.shapecheck]``)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
-    table = data.get("tool", {}).get("shapecheck", {}) if path.name == "pyproject.toml" else data
-    return parse(table, path)
+        return _OUR_TABLE.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
+
+
+def load(path: Path) -> Settings:
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        data = _tool_table(data, path) or {}
+    return parse(data, path)
 
 
 class Resolver:
@@ -142,6 +180,9 @@ def parse(table: dict, path: Path | None = None) -> Settings:
         raise ConfigError(
             f"[tool.shapecheck] output-format{where} must be one of {', '.join(OUTPUT_FORMATS)}"
         )
+    respect_gitignore = table.get("respect-gitignore", True)
+    if not isinstance(respect_gitignore, bool):
+        raise ConfigError(f"[tool.shapecheck] respect-gitignore{where} must be true or false")
     return Settings(
         select=table.get("select"),
         extend_select=table.get("extend-select", []),
@@ -149,6 +190,7 @@ def parse(table: dict, path: Path | None = None) -> Settings:
         per_file_ignores=per_file,
         exclude=[*table.get("exclude", []), *table.get("extend-exclude", [])],
         output_format=output_format,
+        respect_gitignore=respect_gitignore,
         source=path,
     )
 
@@ -175,6 +217,8 @@ def enabled_rules(settings: Settings, rules: Sequence[type[Rule]]) -> list[type[
     chosen += [
         r for r in rules if r not in chosen and any(matches(s, r) for s in settings.extend_select)
     ]
+    # SHP001-SHP003 (unparsable, unreadable, crashed) are reported whatever is selected.
+    chosen += [r for r in rules if r not in chosen and getattr(r, "always", False)]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
 
 

@@ -81,6 +81,8 @@ def _annotate(finding: Finding, held: dict[tuple, str]) -> Finding:
 
 
 def _noqa_reason(marked: dict[int, frozenset[str]], finding: Finding) -> str | None:
+    if finding.code == noqa.UNUSED_NOQA[0]:
+        return None  # its fix is the edit of a noqa comment
     for edit in finding.fix.edits:
         first, last = edit.location.row, edit.end_location.row
         if edit.end_location.column == 1 and last > first:

@@ -57,9 +57,8 @@ def check_source(
             )
             continue
         findings.extend(_place(ctx, rule, report, path) for report in reports)
-    if findings:
-        table = noqa.directives(text)
-        findings = [f for f in findings if not noqa.suppressed(f.code, f.location.row, table)]
+    # Suppression comments, file exemptions and SHP004 (unused-noqa), in one place.
+    findings = noqa.apply(text, path, findings, {r.code for r in rules} - ignored)
     return sorted(_dedupe(findings), key=Finding.sort_key)
 
 

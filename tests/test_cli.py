@@ -11,7 +11,7 @@ import pytest
 
 from shapecheck import cli
 from shapecheck.rule import Rule
-from tests.helpers import FIXTURES, run_cli
+from tests.helpers import FIXTURES, run_cli, run_process
 
 BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
 FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
@@ -32,7 +32,7 @@ def test_concise_output_is_sorted_and_exit_code_is_one() -> None:
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[-2:] == [
-        "Found 5 errors.",
+        "Found 3 errors and 2 warnings.",
         "No fixes available (5 hidden fixes can be enabled with the `--unsafe-fixes` option).",
     ]
     rows = [int(line.split(":")[1]) for line in lines[:-2]]
@@ -191,12 +191,51 @@ def test_rule_docs_and_version() -> None:
     assert run_cli("rule", "permute-order").stdout == doc
     assert run_cli("rule", "--all").stdout.count("## What it does") >= 9
     assert run_cli("rule", "SHP999").returncode == 2
-    assert run_cli("--version").stdout.startswith("shapecheck ")
+    assert run_process("--version").stdout.startswith("shapecheck ")  # a real process
 
 
-def test_statistics() -> None:
+def test_statistics_prints_only_the_table() -> None:
+    """As ruff: no findings, one row per code (count, code, fixable marker, name)."""
     out = run_cli("check", "--statistics", "-q", "--output-format", "concise", BUGGY).stdout
-    assert "    3\tSHP101\tpermute-order" in out
+    assert out.splitlines() == [
+        "3\tSHP101\tpermute-order",
+        "1\tSHP201\teval-without-no-grad",
+        "1\tSHP301\tunseeded-torch",
+    ]
+    fixable = run_cli("check", "--statistics", "--unsafe-fixes", BUGGY).stdout.splitlines()
+    assert fixable[0] == "3\tSHP101\t[*] permute-order"
+    assert fixable[-2:] == [
+        "Found 3 errors and 2 warnings.",
+        "[*] 5 fixable with the `--fix --unsafe-fixes` option.",
+    ]
+
+
+def test_statistics_as_json() -> None:
+    result = run_cli("check", "--statistics", "--output-format", "json", "--unsafe-fixes", BUGGY)
+    assert json.loads(result.stdout) == [
+        {
+            "code": "SHP101",
+            "name": "permute-order",
+            "count": 3,
+            "fixable": True,
+            "fixable_count": 3,
+        },
+        {
+            "code": "SHP201",
+            "name": "eval-without-no-grad",
+            "count": 1,
+            "fixable": True,
+            "fixable_count": 1,
+        },
+        {
+            "code": "SHP301",
+            "name": "unseeded-torch",
+            "count": 1,
+            "fixable": True,
+            "fixable_count": 1,
+        },
+    ]
+    assert result.returncode == 1
 
 
 class _Exploding(Rule):

@@ -24,27 +24,82 @@ SNIPPET = "import torch\nimport numpy as np\nnp.random.seed(0)\nm = torch.nn.LST
 # --- pre-commit -------------------------------------------------------------------
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+def _git(cwd: Path, *args: str) -> str:
+    # Fixed names and dates: the same files give the same commit, so the same hook rev.
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "shapecheck tests",
+        "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+        "GIT_COMMITTER_NAME": "shapecheck tests",
+        "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+        "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+    }
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return done.stdout.strip()
+
+
+# pre-commit's store outlives the test session: the hook's environment is built once
+# per version of this checkout, not once per run (a build takes tens of seconds).
+PRE_COMMIT_HOME = ROOT / ".pytest_cache" / "pre-commit"
+# What pre-commit needs to install the hook; editing anything else (tests, docs) keeps
+# the snapshot's rev, and so its environment. The README is only the package's long
+# description: the snapshot gets a stand-in, so editing it does not cost a rebuild.
+HOOK_FILES = (".pre-commit-hooks.yaml", "pyproject.toml", "shapecheck", "rules")
+
+
+def _snapshot(target: Path) -> str:
+    """This checkout's files as git would commit them, as one commit in ``target``.
+
+    What ``pre-commit try-repo`` does, made repeatable: the hook's files that are
+    tracked or not ignored, committed with fixed metadata, so an unchanged checkout
+    gives the same rev and pre-commit reuses the environment it built for it.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    listed = _git(
+        ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", *HOOK_FILES
+    )
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / "README.md").write_text("shapecheck, as the pre-commit test installs it\n")
+    _git(target, "init", "-q")
+    _git(target, "add", "-A")
+    _git(target, "commit", "-q", "-m", "snapshot")
+    return _git(target, "rev-parse", "HEAD")
 
 
 @pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed")
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_pre_commit_try_repo(tmp_path: Path) -> None:
+def test_pre_commit_hook(tmp_path: Path) -> None:
     """The hook installs from this checkout (libcst only) and gates commits."""
+    hooks_repo = PRE_COMMIT_HOME / "hooks-repo"
+    rev = _snapshot(hooks_repo)
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "-q")
     (repo / "bad.py").write_bytes(BUGGY.read_bytes())
     (repo / "good.py").write_bytes(CLEAN.read_bytes())
     (repo / "notes.md").write_text("# not python\n")
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks_repo}\n    rev: {rev}\n    hooks:\n      - id: shapecheck\n"
+    )
     _git(repo, "add", ".")
-    # try-repo builds its own environment in a temporary store.
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "PRE_COMMIT_HOME": str(PRE_COMMIT_HOME / "store")}
 
     def hook(*files: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["pre-commit", "try-repo", str(ROOT), "shapecheck", "--files", *files],
+            ["pre-commit", "run", "shapecheck", "--files", *files],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -60,6 +115,8 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
     assert "Passed" in good.stdout
     none = hook("notes.md")
     assert none.returncode == 0 and "no files to check" in none.stdout
+    # Environments of older snapshots are no longer referenced: let pre-commit drop them.
+    subprocess.run(["pre-commit", "gc"], cwd=repo, capture_output=True, env=env, timeout=120)
 
 
 def test_the_hook_installs_no_torch() -> None:

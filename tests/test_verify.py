@@ -199,7 +199,7 @@ def test_missing_extra_exits_2_with_a_clear_message(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 2
-    assert "pip install 'shapecheck[verify]'" in result.stderr
+    assert "pip install 'shapecheck-rnn[verify]'" in result.stderr
     assert result.stdout == ""
 
 

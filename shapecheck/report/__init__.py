@@ -1,4 +1,5 @@
-"""Output formats: ``full`` (the default), ``concise``, ``json``, ``github``, ``sarif``, ``junit``.
+"""Output formats: ``full`` (the default), ``concise``, ``json``, and for CI ``github``,
+``gitlab``, ``sarif``, ``junit`` and ``rdjson``.
 
 A renderer turns findings into text; the closing summary of the text formats is the
 command line's job, since only it knows what was fixed.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from shapecheck.finding import Finding
-from shapecheck.report import concise, full, github, jsonfmt, junit, sarif
+from shapecheck.report import concise, full, github, gitlab, jsonfmt, junit, rdjson, sarif
 from shapecheck.report.common import Context
 
 Renderer = Callable[[Sequence[Finding], Context], str]
@@ -19,6 +20,8 @@ RENDERERS: dict[str, Renderer] = {
     "full": full.render,
     "json": jsonfmt.render,
     "github": github.render,
+    "gitlab": gitlab.render,
+    "rdjson": rdjson.render,
     "sarif": sarif.render,
     "junit": junit.render,
 }

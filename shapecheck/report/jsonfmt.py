@@ -1,4 +1,8 @@
-"""A JSON list of findings, with fixes and the evidence behind each one."""
+"""A JSON list of findings, with fixes and the evidence behind each one.
+
+``url`` is the rule's documentation page, a path relative to the repository root
+(``docs/rules/SHP101-permute-order.md``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shapecheck.finding import Finding, Location, Verification
-from shapecheck.report.common import Context
+from shapecheck.report.common import Context, doc_url
 
 
 def _location(where: Location) -> dict[str, int]:
@@ -25,6 +29,7 @@ def as_dict(finding: Finding) -> dict[str, Any]:
         "location": _location(finding.location),
         "end_location": _location(finding.end_location),
         "severity": finding.severity.value,
+        "url": doc_url(finding.code, finding.name),
         "help": finding.help,
         "fix": None
         if fix is None

@@ -1,7 +1,8 @@
 """SARIF 2.1.0, as GitHub code scanning reads it.
 
 The driver lists every rule (id, name, short description, the rule's doc as help,
-default level). Each result carries its location (for notebooks, the cell's line,
+``helpUri`` its page under ``docs/rules/`` relative to the repository root, default
+level). Each result carries its location (for notebooks, the cell's line,
 with the cell in ``properties``), its fix as SARIF ``fixes`` and the ``--verify``
 verdict in ``properties``.
 """
@@ -16,9 +17,11 @@ from typing import Any
 
 from shapecheck import __version__
 from shapecheck.finding import Edit, Finding, Location, Severity
-from shapecheck.report.common import Context
+from shapecheck.report.common import Context, doc_url
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# The package's page in the index, under the name it is published as.
+INFORMATION_URI = "https://pypi.org/project/shapecheck-rnn/"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
@@ -44,6 +47,7 @@ def _rule(rule: Any) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.summary},
         "help": {"text": doc, "markdown": doc},
+        "helpUri": doc_url(rule.code, rule.name),
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"enabledByDefault": rule.default_enabled},
     }
@@ -117,7 +121,7 @@ def render(findings: Sequence[Finding], context: Context) -> str:
                         "name": "shapecheck",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": "https://github.com/shapecheck/shapecheck",
+                        "informationUri": INFORMATION_URI,
                         "rules": rules,
                     }
                 },

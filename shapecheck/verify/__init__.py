@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from shapecheck.verify.claims import Run
 
 DEVICES = ("auto", "cpu", "cuda")
-INSTALL_HINT = "--verify needs torch, jaxtyping and beartype: pip install 'shapecheck[verify]'"
+INSTALL_HINT = "--verify needs torch, jaxtyping and beartype: pip install 'shapecheck-rnn[verify]'"
 
 
 class VerifyUnavailable(Exception):

@@ -1,0 +1,25 @@
+"""The project keeps its own house: shapecheck and its pre-commit hooks pass on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import ROOT, run_cli
+
+
+@pytest.mark.xfail(
+    reason="SHP201 fires inside `with torch.enable_grad():` in shapecheck/verify/claims.py "
+    "until SHP201 treats enable_grad blocks as deliberate (issue 13); then drop this mark",
+    strict=False,
+)
+def test_shapecheck_passes_on_its_own_source() -> None:
+    result = run_cli("check", "--output-format", "concise", ".", cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+
+
+def test_own_hooks_need_no_download() -> None:
+    """The repository's pre-commit config runs the dev extra's tools: no remote hook repos."""
+    config = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    repos = [line.split(":", 1)[1].strip() for line in config.splitlines() if "- repo:" in line]
+    assert repos == ["local"]
+    assert "entry: shapecheck check --force-exclude" in config
