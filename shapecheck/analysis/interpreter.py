@@ -488,8 +488,10 @@ class Interpreter:
                 return Int(base.out_features)
         elif isinstance(base, (Seq, Batches, Const, Int)):
             return Bound(base, attr)
-        text = dotted(node)
-        return Opaque(text)
+        if isinstance(base, Opaque) and base.text is not None:
+            # `self.cfg.hidden` where `self.cfg = cfg`: the same config field as `cfg.hidden`.
+            return Opaque(f"{base.text}.{attr}")
+        return Opaque(dotted(node))
 
     def _subscript(self, node: cst.Subscript, frame: Frame) -> Value:
         if (

@@ -161,7 +161,13 @@ def layout(run: Run, evidence: Evidence) -> Outcome:
     if order is not None and len(order) != len(before):
         raise NotCheckable("the transform does not match the tensor's rank")
     roles = _roles_before(after, order) if order is not None else [d.get("role") for d in after]
-    dims = [sizes.of(dim, role) for dim, role in zip(before, roles, strict=True)]
+    dims = [
+        # Features of unknown size are the layer's input_size: the claim is the layout.
+        layer.input_size
+        if role == "feature" and dim.get("size") is None and not dim.get("name")
+        else sizes.of(dim, role)
+        for dim, role in zip(before, roles, strict=True)
+    ]
     names = " ".join(sizes.label(dim, role) for dim, role in zip(before, roles, strict=True))
     batch_first = bool(evidence["layer"].get("batch_first"))
     data = torch.randn(*dims, device=run.device)
@@ -196,6 +202,14 @@ def hidden_state(run: Run, evidence: Evidence) -> Outcome:
     wanted = state_size if evidence.get("state") != "c0" else layer.hidden_size
     sized = [_state_dim(dim, layer_json, layer, wanted) for dim in shape]
     unmatched = [i for i, size in enumerate(sized) if size is None]
+    if len(unmatched) > 1 and sum(shape[i].get("role") == "batch" for i in unmatched) == 1:
+        # The batch is the dim named as one; the others are wrong counts, run as written.
+        for i in unmatched:
+            size = shape[i].get("size")
+            if shape[i].get("role") != "batch" and isinstance(size, int) and 0 < size <= 8:
+                sized[i] = size
+                sizes.reserve(size)
+        unmatched = [i for i, size in enumerate(sized) if size is None]
     if len(unmatched) != 1:
         raise NotCheckable("cannot tell which size of the state is the batch")
     sized[unmatched[0]] = batch
@@ -227,11 +241,14 @@ def hidden_state(run: Run, evidence: Evidence) -> Outcome:
 def _state_dim(dim: Evidence, layer_json: Evidence, layer: _Layer, wanted: int) -> int | None:
     """The reference size a state dimension stands for, by name or literal size."""
 
+    if dim.get("role") == "batch":
+        return None  # roles beat coincidences: a batch of 64 is not 64 hidden units
+
     def same(other: Evidence | None) -> bool:
         if not other:
             return False
-        if dim.get("name") and dim.get("name") == other.get("name"):
-            return True
+        if dim.get("name") and other.get("name"):
+            return dim["name"] == other["name"]
         return isinstance(dim.get("size"), int) and dim.get("size") == other.get("size")
 
     if same(layer_json.get("hidden_size")) or same(layer_json.get("proj_size")):
