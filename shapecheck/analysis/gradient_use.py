@@ -424,7 +424,7 @@ class _Walk:
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
             # outputs.append(out): the list now holds the graph.
-            return self._store(func.value, work) or GraphUse.DIES
+            return self._mutate(func.value, work) or GraphUse.DIES
         return None  # criterion(out, y), torch.cat([...]): derived from the graph
 
     def _store(self, target: cst.BaseExpression, work: list[cst.CSTNode]) -> GraphUse | None:
@@ -437,10 +437,33 @@ class _Walk:
         if isinstance(target, cst.StarredElement):
             return self._store(target.value, work)
         if isinstance(target, cst.Subscript):
-            return self._store(target.value, work)  # results[i] = out: results holds it
+            return self._mutate(target.value, work)  # results[i] = out: results holds it
         if not isinstance(target, cst.Name):
             return GraphUse.UNKNOWN  # self.cache = out, obj.x = out
         return self._follow_name(target, work)
+
+    def _mutate(self, container: cst.BaseExpression, work: list[cst.CSTNode]) -> GraphUse | None:
+        """The graph goes into ``container``: fine for a list this function built itself.
+
+        A parameter's or a global's object is seen by others, so the walk stops there.
+        """
+        if not isinstance(container, cst.Name):
+            return GraphUse.UNKNOWN
+        scope = self.uses._scopes.get(container)
+        if scope is None:
+            return GraphUse.UNKNOWN
+        assignments = scope.assignments[container.value]
+        if not assignments or any(
+            _flow_scope(a.scope) is not self.home
+            or not isinstance(a.node, cst.Name)
+            or isinstance(self.uses._parents.get(a.node), cst.Param)
+            for a in assignments
+        ):
+            return GraphUse.UNKNOWN
+        for definition in assignments:
+            if (verdict := self._follow_name(definition.node, work)) is not None:
+                return verdict
+        return None
 
     def _targets(self, target: cst.BaseExpression, work: list[cst.CSTNode]) -> GraphUse | None:
         for name in _names_in(target):
@@ -475,6 +498,8 @@ class _Walk:
         """Whether ``name`` is the whole target of a plain assignment, which always runs."""
         parents = self.uses._parents
         target = parents.get(name)
+        while isinstance(target, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+            target = parents.get(target)  # out, _ = ...: unpacking binds every name
         if isinstance(target, cst.AssignTarget):
             target = parents.get(target)
         return isinstance(target, (cst.Assign, cst.AnnAssign)) and isinstance(
