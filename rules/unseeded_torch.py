@@ -75,10 +75,18 @@ in the body of `main`. When only torch's submodules are imported, it adds
             draw = flow.first_draw_after(first.node, facts.torch_randomness)
             if draw is None:
                 continue  # torch's generator is not drawn from in this seed's flow
-            yield self._report(ctx, flow, first, draw)
+            libraries = sorted({s.library for s in candidates if flow.is_global_seed(s.node)})
+            yield self._report(ctx, flow, first, draw, libraries)
             return
 
-    def _report(self, ctx: RuleContext, flow: SeedFlow, first: SeedCall, draw: cst.Call) -> Report:
+    def _report(
+        self,
+        ctx: RuleContext,
+        flow: SeedFlow,
+        first: SeedCall,
+        draw: cst.Call,
+        libraries: list[str],
+    ) -> Report:
         facts = ctx.facts
         value = ctx.code(first.node.args[0].value) if first.node.args else "0"
         torch_name = facts.torch_alias or "torch"
@@ -103,9 +111,11 @@ in the body of `main`. When only torch's submodules are imported, it adds
             help=f"Add `{torch_name}.manual_seed({value})`",
             fix=fix,
             evidence={
-                "seeded": [first.library],
+                "seeded": libraries,
                 "torch_random_line": ctx.line(draw),
                 "torch_random_call": _draw_evidence(ctx, flow, draw),
+                # Modules that may seed torch where this file cannot show it.
+                "foreign_imports": flow.foreign_modules(),
             },
         )
 

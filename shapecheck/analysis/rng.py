@@ -10,6 +10,7 @@ purpose for a moment only. Everything here reads the syntax; nothing runs.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 
 import libcst as cst
@@ -28,6 +29,29 @@ TORCH_STATE = frozenset(
         "torch.cuda.set_rng_state_all",
         "torch.seed",
         "torch.initial_seed",
+    }
+)
+# Libraries known not to seed torch behind the script's back. Any other import (a
+# project module, a framework) may seed it, which no run of this file alone can show.
+_KNOWN_LIBRARIES = frozenset(
+    {
+        "torch",
+        "numpy",
+        "pandas",
+        "matplotlib",
+        "seaborn",
+        "sklearn",
+        "scipy",
+        "tqdm",
+        "PIL",
+        "yaml",
+        "h5py",
+        "einops",
+        "torchvision",
+        "torchaudio",
+        "torchtext",
+        "tensorboard",
+        "IPython",
     }
 )
 # Saving or restoring a generator's state: the mark of a temporary-seed helper.
@@ -64,6 +88,24 @@ class SeedFlow:
         return canonical(f"{target}.{rest}" if rest else target)
 
     # ----------------------------------------------------------------- questions
+
+    def foreign_modules(self) -> list[str]:
+        """Imported modules that might seed torch themselves: project modules, frameworks."""
+        found: set[str] = set()
+        for node in walk(self.module):
+            if isinstance(node, cst.ImportFrom) and node.relative:
+                found.add("." + (dotted(node.module) or "") if node.module else ".")
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+                names = (
+                    [dotted(a.name) or "" for a in node.names]
+                    if isinstance(node, cst.Import)
+                    else [dotted(node.module) or "" if node.module else ""]
+                )
+                for name in names:
+                    top = name.split(".", 1)[0]
+                    if top and top not in _KNOWN_LIBRARIES and top not in sys.stdlib_module_names:
+                        found.add(top)
+        return sorted(found)
 
     def is_global_seed(self, call: cst.Call) -> bool:
         return self.qualified(call.func) in GLOBAL_SEEDS
