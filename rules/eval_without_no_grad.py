@@ -22,9 +22,16 @@ class EvalWithoutNoGrad(Rule):
 ## What it does
 Tracks `model.eval()` and `model.train()` through the script and finds forward
 passes (`model(x)`, `model.forward(x)`) made in eval mode outside `torch.no_grad()`,
-`torch.inference_mode()` or `torch.set_grad_enabled(False)`. Functions decorated with
-those, and functions called only from inside them, count as covered. A forward pass
-whose result feeds `.backward()` in the same function is left alone.
+`torch.inference_mode()` or `torch.set_grad_enabled(False)`, whose graph provably
+goes unused: the output, and everything computed from it within the function, dies
+(`.item()`, `print`, a comparison, a dropped value) without reaching `.backward()`,
+`torch.autograd.grad`, `torch.autograd.functional`, `torch.func`, a `requires_grad`
+check, or a `return` to a caller that may backpropagate. Where the output goes
+somewhere the analysis cannot follow (an attribute, a closure, a global), it says
+nothing. Code under `torch.enable_grad()`, `torch.set_grad_enabled(True)` or
+`torch.inference_mode(False)`, a module's own `forward`, and test functions that check
+gradients are deliberate. Functions decorated with a grad-mode context, and functions
+called only from inside one, count as covered.
 
 ## Why is this wrong?
 `eval()` changes dropout and batch norm; it does not turn off autograd. Every
@@ -49,10 +56,11 @@ with torch.no_grad():
 ## Fix safety
 Unsafe. The fix wraps the statement that makes the forward pass in
 `with torch.no_grad():`. If that statement sits in a loop or block that holds no
-training step (no backward pass and no train-mode forward pass), the whole loop or
-block is wrapped. Comments and indentation are kept. Outputs then stop requiring
-grad, and code elsewhere that differentiates them would break, so the fix is never
-applied without `--unsafe-fixes`.
+gradient use (no backward pass, no `torch.autograd.grad`, no local helper that
+differentiates, no train-mode forward pass, and no other forward pass whose graph may
+be used), the whole loop or block is wrapped. Comments and indentation are kept.
+Outputs then stop requiring grad, so the fix is never applied without
+`--unsafe-fixes`.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
