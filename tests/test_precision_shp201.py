@@ -138,3 +138,36 @@ def test_fix_does_not_wrap_a_block_whose_other_output_escapes() -> None:
     # Only the encoder's statement may be wrapped; the decoder's graph is used later.
     assert "with torch.no_grad():\n        kept.append" not in fixed
     assert "with torch.no_grad():\n    for batch" not in fixed
+
+
+def test_output_handed_to_a_call_made_for_its_effect_is_unknown() -> None:
+    source = """
+    import torch
+    from torch import nn
+    from trainer import update
+    net = nn.GRU(4, 8)
+    net.eval()
+    out, _ = net(torch.randn(3, 1, 4))
+    update(out)
+    """
+    assert not _shp201(source)
+    assert _shp201(source.replace("update(out)", "print(out)")) == [7]
+
+
+def test_output_reaching_a_local_helper_that_differentiates_is_used() -> None:
+    assert not _shp201(
+        """
+        import torch
+        from torch import nn
+
+        class Agent:
+            def learn(self, loss):
+                loss.backward()
+
+        net = nn.GRU(4, 8)
+        agent = Agent()
+        net.eval()
+        out, _ = net(torch.randn(3, 1, 4))
+        value = agent.learn(out.sum())
+        """
+    )

@@ -107,6 +107,27 @@ _KILLING_FUNCTIONS = frozenset(
 _COLLECTING_METHODS = frozenset(
     {"append", "extend", "insert", "add", "update", "setdefault", "put", "appendleft"}
 )
+# Calls made for their effect that only report a value: logging, progress bars, plots.
+_REPORTING_METHODS = frozenset(
+    {
+        "print",
+        "log",
+        "log_dict",
+        "add_scalar",
+        "add_scalars",
+        "add_histogram",
+        "info",
+        "debug",
+        "warning",
+        "write",
+        "set_postfix",
+        "set_description",
+        "plot",
+        "scatter",
+        "imshow",
+        "hist",
+    }
+)
 # Method calls and attribute reads that work with gradients.
 _GRADIENT_METHODS = frozenset(
     {"backward", "manual_backward", "requires_grad_", "register_hook", "retain_grad", "grad"}
@@ -230,15 +251,8 @@ class GradientUses:
             _AUTOGRAD_FUNCTIONAL
         ):
             return True  # torch.autograd.functional.*, as canonical() spells it
-        if isinstance(func, cst.Name) and func.value in self._gradient_functions:
-            return True
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value == "self"
-            and func.attr.value in self._gradient_functions
-        ):
-            return True
+        if _last_name(func) in self._gradient_functions:
+            return True  # step(loss), self.update(loss), agent.learn(loss): defined here
         return any(
             arg.keyword is not None
             and arg.keyword.value == "requires_grad"
@@ -425,6 +439,11 @@ class _Walk:
         if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
             # outputs.append(out): the list now holds the graph.
             return self._mutate(func.value, work) or GraphUse.DIES
+        if isinstance(uses._parents.get(call), cst.Expr) and _last_name(func) not in (
+            _REPORTING_METHODS
+        ):
+            # Called for its effect, not its value: it may backpropagate or keep the graph.
+            return GraphUse.UNKNOWN
         return None  # criterion(out, y), torch.cat([...]): derived from the graph
 
     def _store(self, target: cst.BaseExpression, work: list[cst.CSTNode]) -> GraphUse | None:
