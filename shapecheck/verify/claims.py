@@ -522,9 +522,10 @@ def device(run: Run, evidence: Evidence) -> Outcome:
     with torch.no_grad():
         failure = _attempt(lambda: model(on_cpu))
         fix_passed = _attempt(lambda: model(on_cpu.to(run.device))) is None
+    where = f"a reference LSTM moved to {run.device}, fed a tensor left on the CPU"
     if failure is None:
-        return Outcome(False, "CPU data ran through the CUDA model", fix_passed)
-    return Outcome(True, failure, fix_passed)
+        return Outcome(False, f"{where} ran", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
 CHECKERS: dict[str, Checker] = {
