@@ -161,6 +161,9 @@ class Notebook:
             if tag == "equal":
                 owners.extend(self.rows[i][0] for i in range(i1, i2))
                 continue
+            if i2 - i1 == j2 - j1:
+                owners.extend(self.rows[i][0] for i in range(i1, i2))  # rewritten in place
+                continue
             # New rows belong to the cell they replace, else to the cell above them.
             if i2 > i1:
                 cell = self.rows[i1][0]
