@@ -30,6 +30,9 @@ from shapecheck.fixer import fix_text
 from shapecheck.runner import check_source
 from tests.helpers import FIXTURES
 
+# Generated programs may be odd on purpose (`1()`): the compiler warns, and that is fine.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+
 EXAMPLES = int(os.environ.get("SHAPECHECK_FUZZ_EXAMPLES", "12"))
 RULES = list(all_rules())  # every rule, SHP901 included
 SOURCES = [
