@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from shapecheck.analysis.facts import ForwardCall
+from shapecheck.analysis.gradient_use import GradientUses, GraphUse
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
@@ -21,9 +22,16 @@ class EvalWithoutNoGrad(Rule):
 ## What it does
 Tracks `model.eval()` and `model.train()` through the script and finds forward
 passes (`model(x)`, `model.forward(x)`) made in eval mode outside `torch.no_grad()`,
-`torch.inference_mode()` or `torch.set_grad_enabled(False)`. Functions decorated with
-those, and functions called only from inside them, count as covered. A forward pass
-whose result feeds `.backward()` in the same function is left alone.
+`torch.inference_mode()` or `torch.set_grad_enabled(False)`, whose graph provably
+goes unused: the output, and everything computed from it within the function, dies
+(`.item()`, `print`, a comparison, a dropped value) without reaching `.backward()`,
+`torch.autograd.grad`, `torch.autograd.functional`, `torch.func`, a `requires_grad`
+check, or a `return` to a caller that may backpropagate. Where the output goes
+somewhere the analysis cannot follow (an attribute, a closure, a global), it says
+nothing. Code under `torch.enable_grad()`, `torch.set_grad_enabled(True)` or
+`torch.inference_mode(False)`, a module's own `forward`, and test functions that check
+gradients are deliberate. Functions decorated with a grad-mode context, and functions
+called only from inside one, count as covered.
 
 ## Why is this wrong?
 `eval()` changes dropout and batch norm; it does not turn off autograd. Every
@@ -48,30 +56,38 @@ with torch.no_grad():
 ## Fix safety
 Unsafe. The fix wraps the statement that makes the forward pass in
 `with torch.no_grad():`. If that statement sits in a loop or block that holds no
-training step (no backward pass and no train-mode forward pass), the whole loop or
-block is wrapped. Comments and indentation are kept. Outputs then stop requiring
-grad, and code elsewhere that differentiates them would break, so the fix is never
-applied without `--unsafe-fixes`.
+gradient use (no backward pass, no `torch.autograd.grad`, no local helper that
+differentiates, no train-mode forward pass, and no other forward pass whose graph may
+be used), the whole loop or block is wrapped. Comments and indentation are kept.
+Outputs then stop requiring grad, so the fix is never applied without
+`--unsafe-fixes`.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        backward = ctx.facts.backward_calls
-        for call in unique(ctx.facts.forward_calls, key=lambda c: id(c.node)):
-            if call.eval_at is None or call.grad_enabled is not True:
-                continue
-            if any(b.scope is call.scope and call.mode_key in b.eval_keys for b in backward):
-                continue  # gradients are wanted: fine-tuning in eval mode
+        candidates = [
+            call
+            for call in unique(ctx.facts.forward_calls, key=lambda c: id(c.node))
+            if call.eval_at is not None and call.grad_enabled is True
+        ]
+        if not candidates:
+            return
+        uses = GradientUses(ctx.module)
+        for call in candidates:
+            if uses.in_grad_context(call.node) or uses.forward_output(call.node) is not (
+                GraphUse.DIES
+            ):
+                continue  # covered, deliberate, or a graph that may still be used
             model = ctx.code(call.node.func)
             message = (
                 f"{model}(...) runs in eval mode (.eval() at line {ctx.line(call.eval_at)}) "
-                f"with autograd on, so every pass builds a graph nobody uses; "
-                f"run it under torch.no_grad()"
+                f"with autograd on, and its output never reaches a gradient, so every pass "
+                f"builds a graph nobody uses; run it under torch.no_grad()"
             )
             yield Report(
                 node=call.node,
                 message=message,
                 help="Wrap the evaluation in `with torch.no_grad():`",
-                fix=_wrap_in_no_grad(ctx, call),
+                fix=_wrap_in_no_grad(ctx, uses, call),
                 evidence={
                     "model": model,
                     "eval_line": ctx.line(call.eval_at),
@@ -80,14 +96,14 @@ applied without `--unsafe-fixes`.
             )
 
 
-def _wrap_in_no_grad(ctx: RuleContext, call: ForwardCall) -> FixSpec | None:
+def _wrap_in_no_grad(ctx: RuleContext, uses: GradientUses, call: ForwardCall) -> FixSpec | None:
     torch = ctx.facts.torch_alias
     statement = _block_statement(ctx, call.node)
-    if torch is None or statement is None or _trains(ctx, statement, call):
+    if torch is None or statement is None or _trains(ctx, uses, statement, call):
         return None
     # Climb to the widest enclosing loop or block that still holds no training step.
     while (outer := _block_statement(ctx, ctx.parent(statement))) is not None and not _trains(
-        ctx, outer, call
+        ctx, uses, outer, call
     ):
         statement = outer
     no_grad = cst.Call(cst.Attribute(cst.Name(torch), cst.Name("no_grad")))
@@ -121,10 +137,22 @@ def _block_statement(ctx: RuleContext, node: cst.CSTNode | None) -> cst.BaseStat
     return None
 
 
-def _trains(ctx: RuleContext, statement: cst.CSTNode, call: ForwardCall) -> bool:
-    """Whether a backward pass, or the model's forward in train mode, is inside ``statement``."""
-    facts = ctx.facts
-    return any(ctx.contains(statement, b.node) for b in facts.backward_calls) or any(
-        f.mode_key == call.mode_key and f.eval_at is None and ctx.contains(statement, f.node)
-        for f in facts.forward_calls
+def _trains(
+    ctx: RuleContext, uses: GradientUses, statement: cst.CSTNode, call: ForwardCall
+) -> bool:
+    """Whether wrapping ``statement`` could take a graph from code that needs one.
+
+    That is: a gradient use inside it (a backward pass, ``torch.autograd.grad``, a
+    local helper that differentiates), the model's forward in train mode, or another
+    forward pass whose output is not provably dead.
+    """
+    if uses.block_has_gradient_use(statement):
+        return True
+    return any(
+        ctx.contains(statement, f.node)
+        and (
+            (f.mode_key == call.mode_key and f.eval_at is None)
+            or (f.node is not call.node and uses.forward_output(f.node) is not GraphUse.DIES)
+        )
+        for f in ctx.facts.forward_calls
     )

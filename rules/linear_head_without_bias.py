@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from shapecheck.analysis.heads import Heads
 from shapecheck.analysis.values import Layer, Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
@@ -19,7 +20,11 @@ class LinearHeadWithoutBias(Rule):
     summary = "The output head after a recurrent layer has no bias"
     doc = """
 ## What it does
-Finds an `nn.Linear(..., bias=False)` applied to the output of a recurrent layer.
+Finds an output head written `nn.Linear(..., bias=False)` next to the recurrent layer
+it reads from, whose output is the model's output: returned from `forward`, or fed to
+a loss. Bias-free projections that are not the output (attention scores, keys and
+queries), heads with a bias of their own (`self.b = nn.Parameter(...)` added to the
+logits), tied decoders and generic blocks built with `bias=bias` are left alone.
 Off by default: it is advice, not a bug.
 
 ## Why is this wrong?
@@ -41,8 +46,8 @@ Unsafe: it adds parameters to the model.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        heads = [
-            c.layer
+        calls = [
+            c
             for c in ctx.facts.layer_calls
             if isinstance(c.layer, Layer)
             and c.layer.kind == "Linear"
@@ -50,7 +55,14 @@ Unsafe: it adds parameters to the model.
             and isinstance(c.input, Tensor)
             and c.input.from_recurrent
         ]
-        for layer in unique(heads):
+        if not calls:
+            return
+        heads = Heads(ctx.module)
+        recurrent = [c.layer.node for c in ctx.facts.recurrent_calls]
+        for layer in unique(c.layer for c in calls):
+            applications = [c.node for c in calls if c.layer is layer]
+            if not heads.is_output_head(layer.node, applications, recurrent):
+                continue
             node = layer.node
             args = [
                 a for a in node.args if not (a.keyword is not None and a.keyword.value == "bias")

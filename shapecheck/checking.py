@@ -6,14 +6,15 @@ module never writes files or prints.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from shapecheck.diagnostics import IO_ERROR, diagnostic
+from shapecheck.diagnostics import IO_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.fixer import Veto, fix_text
-from shapecheck.notebook import Notebook, NotebookError
+from shapecheck.notebook import CellError, Notebook, NotebookError
 from shapecheck.rule import Rule
 from shapecheck.runner import check_source
 
@@ -33,6 +34,7 @@ class FileResult:
     code_after: str = ""
     content: str | None = None  # the file's new contents, when a fix changed it
     sources: dict[str, str] = field(default_factory=dict)  # for excerpts, by display path
+    diff: str | None = None  # a notebook's diff, one per changed cell; None for scripts
 
 
 def check_file(
@@ -51,6 +53,8 @@ def check_file(
             notebook = Notebook.parse(source.text)
         except NotebookError as error:
             return FileResult(name, [diagnostic(IO_ERROR, name, f"{name}: {error}")])
+        if _fails_to_parse(notebook.text):
+            notebook.isolate_syntax_errors()  # the other cells are still analysed
         code = notebook.text
 
     def lint(text: str) -> list[Finding]:
@@ -72,6 +76,24 @@ def check_file(
         outcome.sources[name] = outcome.code_after
     else:
         outcome.findings = [notebook.relocate(f, outcome.code_after) for f in findings]
+        outcome.findings.extend(_cell_diagnostic(name, problem) for problem in notebook.problems)
+        outcome.findings.sort(key=Finding.sort_key)
         for number, cell in notebook.cell_sources(outcome.code_after).items():
             outcome.sources[f"{name}:cell {number}"] = cell
+        outcome.diff = notebook.diff(outcome.code_after, name)
     return outcome
+
+
+def _fails_to_parse(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    return False
+
+
+def _cell_diagnostic(name: str, problem: CellError) -> Finding:
+    """A cell that could not be analysed, reported at its own row and column."""
+    kind = SYNTAX_ERROR if problem.message.startswith(("SyntaxError", "cannot parse")) else IO_ERROR
+    found = diagnostic(kind, name, problem.message, problem.line, problem.column)
+    return replace(found, cell=problem.cell)

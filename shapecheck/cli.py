@@ -319,7 +319,11 @@ def run_check(args: argparse.Namespace) -> int:
         fixed.extend(outcome.fixed)
         sources.update(outcome.sources)
         if args.diff:
-            diffs.append(unified_diff(outcome.code_before, outcome.code_after, name))
+            diffs.append(
+                outcome.diff
+                if outcome.diff is not None
+                else unified_diff(outcome.code_before, outcome.code_after, name)
+            )
         elif path == "-" and fixing is not None:
             sys.stdout.write(outcome.content or source.text or "")
         elif outcome.content is not None:

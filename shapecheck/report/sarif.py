@@ -78,7 +78,8 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
         result["ruleIndex"] = index[finding.code]
     properties: dict[str, Any] = {}
     fix = finding.fix
-    if fix is not None and fix.edits:
+    # A notebook's edits are in cell coordinates: applied to the .ipynb they would corrupt it.
+    if fix is not None and fix.edits and finding.cell is None:
         result["fixes"] = [
             {
                 "description": {"text": fix.message},

@@ -84,4 +84,6 @@ class Verifier:
         status = {True: Status.CONFIRMED, False: Status.REFUTED, None: Status.NOT_CHECKABLE}[
             outcome.held
         ]
-        return Verification(status, outcome.detail, outcome.fix_passed, self.device)
+        # A fix the finding does not offer was not exercised, whatever the run tried.
+        fix_passed = outcome.fix_passed if finding.fix is not None and finding.fix.edits else None
+        return Verification(status, outcome.detail, fix_passed, self.device)

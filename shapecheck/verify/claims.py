@@ -343,59 +343,179 @@ def _small_model(run: Run) -> tuple[ReferenceModel, Tensor]:
 
 
 def grad_in_eval(run: Run, evidence: Evidence) -> Outcome:
-    """A forward pass in eval mode with autograd on still builds a graph."""
-    model, x = _small_model(run)
-    model.eval()
-    with torch.enable_grad():
-        logits, _ = model(x)
-    with torch.no_grad():
-        fixed, _ = model(x)
-    detail = (
-        f"in eval mode with autograd on, the output requires_grad={logits.requires_grad} "
-        f"(grad_fn={type(logits.grad_fn).__name__})"
+    """Not checkable: whether anything uses the graph is a fact about the user's code.
+
+    Any module with parameters builds a graph in eval mode with autograd on, so
+    running one would confirm nothing about the finding. Its premise, that the output
+    never reaches a gradient, comes from reading the code around the call, which a
+    run of a reference model cannot execute.
+    """
+    raise NotCheckable(
+        "whether the graph is used depends on the code around the call, which the run "
+        "cannot execute; the lint found no gradient use of the output in its function"
     )
-    return Outcome(logits.requires_grad, detail, fix_passed=not fixed.requires_grad)
 
 
 def numpy_grad(run: Run, evidence: Evidence) -> Outcome:
-    """``.numpy()`` on a tensor that requires grad raises."""
+    """``.numpy()`` on a tensor that requires grad raises; ``.detach().cpu().numpy()`` does not.
+
+    The tensor has the shape the analysis inferred (sizes kept distinct), and it
+    requires grad because it is computed from a parameter, as the user's is.
+    """
     try:
         import numpy  # noqa: F401 - torch's .numpy() needs it; torch itself does not
     except ImportError:
         return Outcome(None, "not checkable: numpy is not installed")
-    model, x = _small_model(run)
+    sizes = Sizes()
+    shape = evidence.get("shape")
+    dims = [sizes.of(dim, dim.get("role")) for dim in shape] if shape else [3, 5]
+    weight = torch.nn.Parameter(torch.ones((), device=run.device))
     with torch.enable_grad():
-        logits, _ = model(x)
-    failure = _attempt(lambda: logits.numpy())
-    fix_passed = _attempt(lambda: logits.detach().cpu().numpy()) is None
+        tensor = torch.randn(*dims, device=run.device) * weight
+    failure = _attempt(lambda: tensor.numpy())
+    fix_passed = _attempt(lambda: tensor.detach().cpu().numpy()) is None
+    where = f"a {tuple(dims)} tensor computed from a parameter ({sizes.bindings()})"
     if failure is None:
-        return Outcome(False, ".numpy() on the output worked", fix_passed)
+        return Outcome(False, f".numpy() on {where} worked", fix_passed)
     if "requires grad" not in failure:  # it failed, but not for the reason claimed
         return Outcome(None, f"not checkable: {failure}")
-    return Outcome(True, failure, fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
+# Torch's own draws that the verifier may replay: no user code, only these calls.
+_SIZED_DRAWS = ("torch.randn", "torch.rand")
+_LAYERS = frozenset(
+    {"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "Linear", "Embedding", "Conv1d"}
+)
+_LAYER_KEYWORDS = frozenset(
+    {
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "proj_size",
+        "in_features",
+        "out_features",
+        "num_embeddings",
+        "embedding_dim",
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "nonlinearity",
+    }
+)
+# Keywords that hold a size: an unknown one gets a small size of its own.
+_SIZE_KEYWORDS = frozenset(
+    {
+        "input_size",
+        "hidden_size",
+        "in_features",
+        "out_features",
+        "num_embeddings",
+        "embedding_dim",
+        "in_channels",
+        "out_channels",
+    }
+)
+
+
+def _modest(size: object) -> bool:
+    """A literal size small enough to replay as it is; others get a small size instead."""
+    return isinstance(size, int) and not isinstance(size, bool) and 0 < size <= 512
+
+
+def _replay(call: Evidence, run: Run) -> tuple[Callable[[], Tensor], str]:
+    """A function that repeats the user's own draw, and how it is written."""
+    name = call.get("name") or ""
+    sizes = Sizes()
+    given = call.get("args", [])
+    args = [a if _modest(a) else sizes.of(None) for a in given]
+    kwargs = call.get("kwargs") or {}
+    substituted = any(not _modest(a) for a in given)
+    if name in _SIZED_DRAWS and args:
+        draw = getattr(torch, name.rsplit(".", 1)[-1])
+
+        def sized() -> Tensor:
+            return draw(*args, device=run.device)
+
+        text = f"{name}({', '.join(map(str, args))})"
+    elif name == "torch.randperm" and len(args) == 1:
+
+        def sized() -> Tensor:
+            return torch.randperm(args[0], device=run.device)
+
+        text = f"torch.randperm({args[0]})"
+    elif name.startswith("torch.nn.") and name.rsplit(".", 1)[-1] in _LAYERS:
+        kind = name.rsplit(".", 1)[-1]
+        options: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key not in _LAYER_KEYWORDS:
+                continue
+            if key in _SIZE_KEYWORDS and not _modest(value):
+                options[key], substituted = sizes.of(None), True
+            elif isinstance(value, (bool, int, float)):
+                options[key] = value
+        if options.get("dropout") and options.get("num_layers", 1) < 2:
+            options.pop("dropout")  # torch warns; the draw is the same
+        layer_class = getattr(torch.nn, kind)
+
+        def sized() -> Tensor:
+            layer = layer_class(*args, **options)
+            return torch.cat([p.detach().flatten().cpu() for p in layer.parameters()])
+
+        shown = [*map(str, args), *(f"{k}={v!r}" for k, v in options.items())]
+        text = f"{name}({', '.join(shown)})"
+    elif name == "torch.nn.Dropout":
+        p = kwargs.get("p", call.get("args", [None])[0] if call.get("args") else None)
+        rate = p if isinstance(p, float) and 0 < p < 1 else 0.5
+        layer = torch.nn.Dropout(rate).train()
+
+        def sized() -> Tensor:
+            return layer(torch.ones(64, device=run.device))
+
+        text = f"torch.nn.Dropout({rate}) in training mode on 64 ones"
+    else:
+        raise NotCheckable(
+            f"the draw {name or 'in the evidence'}(...) cannot be replayed without "
+            "running code from your file"
+        )
+    if substituted:
+        text += f" (unknown sizes given small ones: {sizes.bindings()})"
+    return sized, text
 
 
 def unseeded(run: Run, evidence: Evidence) -> Outcome:
-    """With only numpy or random seeded, two runs build different weights."""
+    """Seeding numpy or random alone, the user's own torch draw differs between runs."""
+    foreign = evidence.get("foreign_imports")
+    if foreign is None:
+        raise NotCheckable("the evidence does not say what the file imports")
+    if foreign:
+        raise NotCheckable(
+            f"torch may be seeded in {', '.join(foreign)}, which this file imports and "
+            "the run cannot see"
+        )
     seeded = evidence.get("seeded") or ["numpy"]
+    draw, text = _replay(evidence.get("torch_random_call") or {}, run)
 
-    def weights(seed_torch: bool) -> Tensor:
+    def once(seed_torch: bool) -> Tensor:
         _seed_others(seeded, 42)
         if seed_torch:
             torch.manual_seed(42)
-        model, _ = _small_model(run)
-        return model.rnn.weight_ih_l0.detach().cpu().clone()
+        return draw().detach().cpu().clone()
 
     with torch.random.fork_rng(devices=[]):
         torch.seed()  # start from entropy, as a fresh process would
-        first = weights(seed_torch=False)
+        first = once(seed_torch=False)
         torch.seed()
-        second = weights(seed_torch=False)
-        fixed_first, fixed_second = weights(seed_torch=True), weights(seed_torch=True)
+        second = once(seed_torch=False)
+        fixed_first, fixed_second = once(seed_torch=True), once(seed_torch=True)
     differs = not torch.equal(first, second)
     detail = (
-        f"seeding {' and '.join(seeded)} alone, two runs built "
-        f"{'different' if differs else 'identical'} LSTM weights"
+        f"ran your {text} in two fresh runs seeding {' and '.join(seeded)} alone: "
+        f"{'different' if differs else 'identical'} results"
     )
     return Outcome(differs, detail, fix_passed=torch.equal(fixed_first, fixed_second))
 
@@ -419,9 +539,10 @@ def device(run: Run, evidence: Evidence) -> Outcome:
     with torch.no_grad():
         failure = _attempt(lambda: model(on_cpu))
         fix_passed = _attempt(lambda: model(on_cpu.to(run.device))) is None
+    where = f"a reference LSTM moved to {run.device}, fed a tensor left on the CPU"
     if failure is None:
-        return Outcome(False, "CPU data ran through the CUDA model", fix_passed)
-    return Outcome(True, failure, fix_passed)
+        return Outcome(False, f"{where} ran", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
 CHECKERS: dict[str, Checker] = {
