@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.helpers import ROOT, run_cli
 
 
-@pytest.mark.xfail(
-    reason="SHP201 fires inside `with torch.enable_grad():` in shapecheck/verify/claims.py "
-    "until SHP201 treats enable_grad blocks as deliberate (issue 13); then drop this mark",
-    strict=False,
-)
 def test_shapecheck_passes_on_its_own_source() -> None:
     result = run_cli("check", "--output-format", "concise", ".", cwd=ROOT)
     assert result.returncode == 0, result.stdout
