@@ -12,6 +12,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
 class UnseededTorch(Rule):
     code = "SHP301"
+    triggers = ("seed", "default_rng", "randomstate")
     name = "unseeded-torch"
     severity = Severity.WARNING
     claim = "unseeded"

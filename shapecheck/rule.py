@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import CodeRange
 
 from shapecheck.analysis import Facts
 from shapecheck.finding import Applicability, Severity
+from shapecheck.positions import Positions, parents
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,11 @@ class Rule:
     claim: ClassVar[str | None] = None
     # Sections: What it does / Why is this wrong / Example / Fix / Fix safety.
     doc: ClassVar[str]
+    # Words, lower case, one of which must appear in a file (matched ignoring case) for
+    # the rule to fire there. Files holding no selected rule's words are not parsed, so
+    # list every word without which the rule's facts cannot arise (the layer's class
+    # name, the method it tracks). Keep the default when unsure: it is always exact.
+    triggers: ClassVar[tuple[str, ...]] = ("torch",)
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         raise NotImplementedError
@@ -73,26 +79,28 @@ class RuleContext:
     def __init__(self, module: cst.Module, facts: Facts) -> None:
         self.module = module
         self.facts = facts
-        self._positions: Any = None
-        self._parents: Any = None
+        self._positions: Positions | None = None
+        self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def position(self, node: cst.CSTNode) -> CodeRange:
-        # Positions cost a full code-generation pass, so only files with findings pay.
+    @property
+    def positions(self) -> Positions:
+        # Positions cost a code-generation pass, so only files with findings pay.
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        return self._positions[node]
+            self._positions = Positions(self.module)
+        return self._positions
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self.positions[node]
 
     def line(self, node: cst.CSTNode) -> int:
         return self.position(node).start.line
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._parents = wrapper.resolve(ParentNodeProvider)
+            self._parents = parents(self.module)
         return self._parents.get(node)
 
     def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:

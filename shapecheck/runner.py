@@ -6,6 +6,7 @@ import ast
 from collections.abc import Sequence
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 from shapecheck import noqa
 from shapecheck.analysis import analyze
@@ -19,8 +20,8 @@ def check_source(
     text: str, path: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
 ) -> list[Finding]:
     """All findings for one file's text, sorted, with noqa and ignores applied."""
-    if "torch" not in text:
-        # No rule can fire without torch; a cheap C-level parse still reports syntax errors.
+    if not could_fire(text, rules, ignored):
+        # No selected rule can fire here; a cheap C-level parse still reports syntax errors.
         return _syntax_only(text, path)
     try:
         module = cst.parse_module(text)
@@ -63,6 +64,15 @@ def check_source(
     return sorted(_dedupe(findings), key=Finding.sort_key)
 
 
+def could_fire(
+    text: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
+) -> bool:
+    """Whether the text holds a trigger word of some selected rule (see ``Rule.triggers``)."""
+    words = {word for rule in rules if rule.code not in ignored for word in rule.triggers}
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
 def _syntax_only(text: str, path: str) -> list[Finding]:
     try:
         ast.parse(text, filename=path)
@@ -103,7 +113,7 @@ def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Fin
 
 def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
     if isinstance(edit.text, cst.CSTNode):
-        return line_edit(ctx.module.code, ctx.module.deep_replace(edit.node, edit.text).code)
+        return _node_edit(ctx, edit.node, edit.text)
     where = ctx.position(edit.node)
     if edit.where == "remove":
         # The statement's own lines only: the comment lines above it stay.
@@ -117,6 +127,43 @@ def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
         lines = "".join(f"{indent}{line}\n" for line in edit.text.splitlines())
         return Edit(lines, Location(row, 1), Location(row, 1))
     return Edit(edit.text, start, end)
+
+
+def _node_edit(ctx: RuleContext, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
+    """The lines of ``old`` rendered again with ``new`` in its place.
+
+    Only the statement is generated, with the indentation of the blocks around it, so
+    the cost is the statement's size, not the file's: rendering the whole module once
+    per fix made big files with many findings quadratic.
+    """
+    module = ctx.module
+    if not isinstance(old, cst.BaseStatement) or not module.has_trailing_newline:
+        return line_edit(module.code, module.deep_replace(old, new).code)
+    indents: list[str] = []
+    parent = ctx.parent(old)
+    while parent is not None:
+        if isinstance(parent, cst.IndentedBlock):
+            indents.append(module.default_indent if parent.indent is None else parent.indent)
+        parent = ctx.parent(parent)
+    indents.reverse()
+    before, after = (_render(node, module, indents) for node in (old, new))
+    inner = line_edit(before, after)
+    offset = ctx.positions.first_row(old) - 1
+    return Edit(
+        inner.content,
+        Location(inner.location.row + offset, 1),
+        Location(inner.end_location.row + offset, 1),
+    )
+
+
+def _render(statement: cst.CSTNode, module: cst.Module, indents: list[str]) -> str:
+    """A statement's code as the whole module's code generation would write it."""
+    state = CodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
+    state.indent_tokens = list(indents)
+    statement._codegen(state)
+    return "".join(state.tokens)
 
 
 def line_edit(old: str, new: str) -> Edit:
