@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 from shapecheck import noqa
 from shapecheck.analysis import analyze
+from shapecheck.analysis.imports import bind_import
 from shapecheck.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.finding import Edit, Finding, Fix, Location
-from shapecheck.rule import NodeEdit, Report, Rule, RuleContext
+from shapecheck.project import Importer, Project, analyze_root, entry_for, iter_modules
+from shapecheck.rule import Line, NodeEdit, Report, Rule, RuleContext
 from shapecheck.text import split_lines
 
 
+@dataclass(frozen=True)
+class Imports:
+    """Follow the root's imports into the files of its project (see ``shapecheck.project``).
+
+    ``ignored`` gives the codes ignored in another file, by its display name, so a
+    finding placed there obeys that file's per-file-ignores.
+    """
+
+    project: Project
+    path: Path  # the root, absolute
+    ignored: Callable[[str], frozenset[str]] | None = None
+
+
 def check_source(
-    text: str, path: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
+    text: str,
+    path: str,
+    rules: Sequence[type[Rule]],
+    ignored: frozenset[str] = frozenset(),
+    imports: Imports | None = None,
 ) -> list[Finding]:
-    """All findings for one file's text, sorted, with noqa and ignores applied."""
-    if not could_fire(text, rules, ignored):
+    """All findings for one file's text, sorted, with noqa and ignores applied.
+
+    With ``imports``, the project modules it imports are analysed with it, and the
+    findings that belong in one of those files come back named after that file.
+    """
+    if not could_fire(_reachable_text(text, imports), rules, ignored):
         # No selected rule can fire here; a cheap C-level parse still reports syntax errors.
         return _syntax_only(text, path)
     try:
@@ -30,8 +56,12 @@ def check_source(
         return [diagnostic(SYNTAX_ERROR, path, message, error.raw_line, error.raw_column + 1)]
     except (RecursionError, MemoryError, ValueError) as error:
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
+    importer = None
     try:
-        facts = analyze(module)
+        if imports is None:
+            facts = analyze(module)
+        else:
+            facts, importer = analyze_root(module, imports.path, imports.project)
     except Exception as error:
         return [
             diagnostic(
@@ -40,7 +70,14 @@ def check_source(
                 f"internal error in the shape analysis: {type(error).__name__}: {error}",
             )
         ]
-    ctx = RuleContext(module, facts)
+    files = [path]
+    others: list[cst.Module] = []
+    if importer is not None and imports is not None:
+        for other, other_module in iter_modules(importer):
+            if other != imports.path:
+                files.append(imports.project.name(other))
+                others.append(other_module)
+    ctx = RuleContext(module, facts, others)
     findings: list[Finding] = []
     for rule in rules:
         if rule.code in ignored:
@@ -57,11 +94,108 @@ def check_source(
                 )
             )
             continue
-        findings.extend(_place(ctx, rule, report, path) for report in reports)
+        if not others:
+            findings.extend(_place(ctx, rule, report, path) for report in reports)
+            continue
+        for report in reports:
+            found = _place_across(ctx, rule, report, files, importer, imports)
+            if found is not None:
+                findings.append(found)
     if findings:
-        table = noqa.directives(text)
-        findings = [f for f in findings if not noqa.suppressed(f.code, f.location.row, table)]
+        findings = _unsuppressed(findings, {path: text}, imports)
     return sorted(_dedupe(findings), key=Finding.sort_key)
+
+
+def _reachable_text(text: str, imports: Imports | None) -> str:
+    """The root's text and, with imports followed, the text of every module it reaches."""
+    if imports is None:
+        return text
+    project = imports.project
+    return "\n".join([text, *(project.text(p) or "" for p in project.closure(imports.path))])
+
+
+def _unsuppressed(
+    findings: list[Finding], texts: dict[str, str], imports: Imports | None
+) -> list[Finding]:
+    """Findings not silenced by their own file's ``# noqa`` or per-file-ignores."""
+    kept = []
+    tables: dict[str, dict] = {}
+    for finding in findings:
+        name = finding.filename
+        if name not in tables:
+            text = texts.get(name)
+            if text is None and imports is not None:
+                text = imports.project.text(imports.project.path_of(name)) or ""
+            tables[name] = noqa.directives(text or "")
+        if noqa.suppressed(finding.code, finding.location.row, tables[name]):
+            continue
+        others = imports.ignored if imports is not None and name not in texts else None
+        if others is not None and finding.code in others(name):
+            continue
+        kept.append(finding)
+    return kept
+
+
+_MARKER = re.compile("\x00(\\d+):(\\d+)\x00")
+
+
+def _place_across(
+    ctx: RuleContext,
+    rule: type[Rule],
+    report: Report,
+    files: list[str],
+    importer: Importer | None,
+    imports: Imports | None,
+) -> Finding | None:
+    """Place a report in the file its node lies in, naming the other files it involves."""
+    index = ctx.module_index(report.node)
+    home = files[index]
+
+    def resolve(text: str) -> str:
+        def line(match: re.Match) -> str:
+            other = int(match.group(1))
+            return match.group(2) if other == index else f"{match.group(2)} of {files[other]}"
+
+        return _MARKER.sub(line, text)
+
+    message = resolve(report.message)
+    if index and importer is not None and imports is not None:
+        entry = entry_for(importer, report.node, _path_at(ctx, importer, index))
+        if entry is not None:
+            site = ctx.positions_of(0)[entry.site].start.line
+            message += f" (fed from {files[0]}:{site})"
+    fix = report.fix
+    if fix is not None and (
+        any(ctx.module_index(edit.node) != index for edit in fix.edits)
+        or (index and _torch_alias(ctx.modules[index]) != ctx.facts.torch_alias)
+    ):
+        # One finding's edits stay in one file, and a fix written with the root's name
+        # for torch must not land in a file that calls it something else.
+        fix = None
+    evidence = {k: int(v) if isinstance(v, Line) else v for k, v in report.evidence.items()}
+    report = replace(report, message=message, fix=fix, evidence=evidence)
+    placed = _place(ctx, rule, report, home, index)
+    if placed.help is not None:
+        placed = replace(placed, help=resolve(placed.help))
+    return placed
+
+
+def _torch_alias(module: cst.Module) -> str | None:
+    """The top-level name the module binds to torch itself, as the interpreter records it."""
+    alias = None
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    for local, value in bind_import(small):
+                        if value.name == "torch":
+                            alias = local
+    return alias
+
+
+def _path_at(ctx: RuleContext, importer: Importer, index: int) -> Path:
+    module = ctx.modules[index]
+    return next(p for p, m in importer.modules.items() if m is module)
 
 
 def could_fire(
@@ -91,11 +225,13 @@ def _syntax_only(text: str, path: str) -> list[Finding]:
     return []
 
 
-def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Finding:
-    where = ctx.position(report.node)
+def _place(
+    ctx: RuleContext, rule: type[Rule], report: Report, path: str, index: int = 0
+) -> Finding:
+    where = ctx.positions_of(index)[report.node]
     fix = None
     if report.fix is not None:
-        edits = tuple(_edit(ctx, edit) for edit in report.fix.edits)
+        edits = tuple(_edit(ctx, edit, index) for edit in report.fix.edits)
         fix = Fix(message=report.fix.message, applicability=report.fix.applicability, edits=edits)
     return Finding(
         code=rule.code,
@@ -111,10 +247,10 @@ def _place(ctx: RuleContext, rule: type[Rule], report: Report, path: str) -> Fin
     )
 
 
-def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
+def _edit(ctx: RuleContext, edit: NodeEdit, index: int = 0) -> Edit:
     if isinstance(edit.text, cst.CSTNode):
-        return _node_edit(ctx, edit.node, edit.text)
-    where = ctx.position(edit.node)
+        return _node_edit(ctx, edit.node, edit.text, index)
+    where = ctx.positions_of(index)[edit.node]
     if edit.where == "remove":
         # The statement's own lines only: the comment lines above it stay.
         return Edit("", Location(where.start.line, 1), Location(where.end.line + 1, 1))
@@ -129,14 +265,14 @@ def _edit(ctx: RuleContext, edit: NodeEdit) -> Edit:
     return Edit(edit.text, start, end)
 
 
-def _node_edit(ctx: RuleContext, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
+def _node_edit(ctx: RuleContext, old: cst.CSTNode, new: cst.CSTNode, index: int = 0) -> Edit:
     """The lines of ``old`` rendered again with ``new`` in its place.
 
     Only the statement is generated, with the indentation of the blocks around it, so
     the cost is the statement's size, not the file's: rendering the whole module once
     per fix made big files with many findings quadratic.
     """
-    module = ctx.module
+    module = ctx.modules[index]
     if not isinstance(old, cst.BaseStatement) or not module.has_trailing_newline:
         return line_edit(module.code, module.deep_replace(old, new).code)
     indents: list[str] = []
@@ -148,7 +284,7 @@ def _node_edit(ctx: RuleContext, old: cst.CSTNode, new: cst.CSTNode) -> Edit:
     indents.reverse()
     before, after = (_render(node, module, indents) for node in (old, new))
     inner = line_edit(before, after)
-    offset = ctx.positions.first_row(old) - 1
+    offset = ctx.positions_of(index).first_row(old) - 1
     return Edit(
         inner.content,
         Location(inner.location.row + offset, 1),

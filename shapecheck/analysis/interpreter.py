@@ -12,7 +12,7 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -102,8 +102,10 @@ def analyze(module: cst.Module) -> Facts:
 
 
 class Interpreter:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, importer: Any = None) -> None:
         self.module = module
+        # Follows imports of the same project (shapecheck.project.Importer); None: one file.
+        self.importer = importer
         self.facts = Facts()
         self.globals = Frame(outer=None, scope=None, grad=True, modes={})
         self.functions: list[Function] = []
@@ -196,6 +198,9 @@ class Interpreter:
                 if value.name == "torch" and frame is self.globals:
                     self.facts.torch_alias = local
                 frame.env[local] = value
+            if self.importer is not None:
+                # A module of the same project: its top level runs here, its values bind.
+                frame.env.update(self.importer.bind(self, stmt, frame))
 
     def _if(self, node: cst.If, frame: Frame) -> None:
         self.eval(node.test, frame)
