@@ -165,19 +165,34 @@ def _place_across(
             site = ctx.positions_of(0)[entry.site].start.line
             message += f" (fed from {files[0]}:{site})"
     fix = report.fix
-    if fix is not None and (
-        any(ctx.module_index(edit.node) != index for edit in fix.edits)
-        or (index and _torch_alias(ctx.modules[index]) != ctx.facts.torch_alias)
-    ):
-        # One finding's edits stay in one file, and a fix written with the root's name
-        # for torch must not land in a file that calls it something else.
-        fix = None
-    evidence = {k: int(v) if isinstance(v, Line) else v for k, v in report.evidence.items()}
-    report = replace(report, message=message, fix=fix, evidence=evidence)
+    if fix is not None and any(ctx.module_index(edit.node) != index for edit in fix.edits):
+        fix = None  # one finding's edits stay in one file
+    report = replace(report, message=message, fix=fix, evidence=_plain(report.evidence))
     placed = _place(ctx, rule, report, home, index)
+    alias = ctx.facts.torch_alias
+    if (
+        placed.fix is not None
+        and index
+        and alias is not None
+        and _torch_alias(ctx.modules[index]) != alias
+        and any(re.search(rf"\b{re.escape(alias)}\b", e.content) for e in placed.fix.edits)
+    ):
+        # Written with the root's name for torch, which that file does not bind.
+        placed = replace(placed, fix=None)
     if placed.help is not None:
         placed = replace(placed, help=resolve(placed.help))
     return placed
+
+
+def _plain(value):
+    """Evidence with plain ints where rules stored line numbers."""
+    if isinstance(value, Line):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def _torch_alias(module: cst.Module) -> str | None:

@@ -82,6 +82,8 @@ def test_every_fixture_finding_holds_its_rules_trigger() -> None:
     by_code = {rule.code: rule for rule in all_rules()}
     checked = 0
     for path in SOURCES:
+        if "projects" in path.parts and "onefile" not in path.parts:
+            continue  # the trigger may be in a module it imports: test_project checks those
         source = path.read_text(encoding="utf-8")
         for _, code in expectations(source):
             if code in by_code:
