@@ -27,9 +27,12 @@ from shapecheck.finding import (
     Location,
     Severity,
 )
+from shapecheck.project import ImportSpec
+from shapecheck.report.jsonfmt import as_dict
 
 CACHE_DIR = ".shapecheck_cache"
 _FORMAT = 1  # bump when the entry layout changes
+_SPECS = "imports.json"
 
 
 def key(*parts: Any) -> str:
@@ -57,12 +60,35 @@ class Cache:
             return None  # missing, unreadable or corrupt: analyse again, then rewrite
 
     def put(self, entry: str, findings: list[Finding]) -> None:
-        target = self._file(entry)
         data = {
             "key": entry,
             "version": __version__,
             "findings": [finding_to_json(f) for f in findings],
         }
+        self._write(self._file(entry), data)
+
+    def load_specs(self) -> dict[str, list[ImportSpec]]:
+        """Import specs by text digest, saved by the last run (see ``Project.known_specs``)."""
+        try:
+            data = json.loads((self.folder / _SPECS).read_text(encoding="utf-8"))
+            if data.get("version") != __version__:
+                return {}
+            return {
+                digest: [ImportSpec(m, int(level), tuple(names)) for m, level, names in specs]
+                for digest, specs in data["specs"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def save_specs(self, specs: dict[str, list[ImportSpec]]) -> None:
+        data = {
+            "version": __version__,
+            "specs": {d: [[s.module, s.level, list(s.names)] for s in v] for d, v in specs.items()},
+        }
+        self._write(self.folder / _SPECS, data)
+
+    def _write(self, target: Path, data: dict) -> None:
+        temporary = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _ignore_folder(self.folder)
@@ -71,8 +97,9 @@ class Cache:
                 json.dump(data, handle)
             os.replace(temporary, target)
         except (OSError, TypeError, ValueError):
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(temporary)  # a read-only tree or full disk: run without caching
+            if temporary is not None:  # a read-only tree or full disk: run without caching
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
 
 
 def _ignore_folder(folder: Path) -> None:
@@ -82,40 +109,13 @@ def _ignore_folder(folder: Path) -> None:
         ignore.write_text("# Automatically created by shapecheck.\n*\n", encoding="utf-8")
 
 
-def _location(data: list[int]) -> Location:
-    row, column = data
-    return Location(int(row), int(column))
+def _location(data: dict[str, int]) -> Location:
+    return Location(int(data["row"]), int(data["column"]))
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
-    fix = finding.fix
-    return {
-        "code": finding.code,
-        "name": finding.name,
-        "message": finding.message,
-        "filename": finding.filename,
-        "location": [finding.location.row, finding.location.column],
-        "end_location": [finding.end_location.row, finding.end_location.column],
-        "severity": finding.severity.value,
-        "fix": None
-        if fix is None
-        else {
-            "message": fix.message,
-            "applicability": fix.applicability.value,
-            "edits": [
-                [
-                    e.content,
-                    [e.location.row, e.location.column],
-                    [e.end_location.row, e.end_location.column],
-                ]
-                for e in fix.edits
-            ],
-        },
-        "help": finding.help,
-        "evidence": finding.evidence,
-        "notes": list(finding.notes),
-        "cell": finding.cell,
-    }
+    """The finding as the JSON report writes it (never verified on the lint path)."""
+    return as_dict(finding)
 
 
 def finding_from_json(data: dict[str, Any]) -> Finding:
@@ -134,8 +134,8 @@ def finding_from_json(data: dict[str, Any]) -> Finding:
             message=str(fix["message"]),
             applicability=Applicability(fix["applicability"]),
             edits=tuple(
-                Edit(str(content), _location(start), _location(end))
-                for content, start, end in fix["edits"]
+                Edit(str(e["content"]), _location(e["location"]), _location(e["end_location"]))
+                for e in fix["edits"]
             ),
         ),
         help=data["help"],

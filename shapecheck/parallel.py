@@ -9,10 +9,8 @@ cache, or on the order in which the files were named.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from shapecheck.checking import FileResult
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
-from shapecheck.project import Project
+from shapecheck.project import Project, absolute
 from shapecheck.rule import Rule
 from shapecheck.runner import Imports, check_source
 
@@ -61,11 +59,14 @@ def check_project(
 ) -> list[FileResult]:
     """A result per job, in the jobs' order, with findings from every root merged."""
     project = _project(jobs)
+    if cache is not None:
+        project.known_specs = cache.load_specs()
+    known = len(project.known_specs)
     works: list[_Work] = []
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
     for index, job in enumerate(jobs):
-        root = Path(job.path).resolve()
+        root = absolute(job.path)
         others = {project.name(p): frozenset() for p in project.closure(root)}
         if ignored_for is not None:
             others = {name: frozenset(ignored_for(name)) for name in others}
@@ -91,13 +92,15 @@ def check_project(
         entry = keys[index]
         if cache is not None and entry is not None:
             cache.put(entry, findings)
+    if cache is not None and len(project.known_specs) != known:
+        cache.save_specs(project.known_specs)
     if progress is not None:
         progress.close()
     return _merge(jobs, [r or [] for r in raw], project)
 
 
 def _project(jobs: Sequence[Job]) -> Project:
-    paths = [Path(job.path).resolve() for job in jobs]
+    paths = [absolute(job.path) for job in jobs]
     overlay = {path: job.text for path, job in zip(paths, jobs, strict=True)}
     names = {path: job.name for path, job in zip(paths, jobs, strict=True)}
     return Project(overlay=overlay, names=names)
@@ -111,12 +114,15 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
                 progress.advance()
         return
     # Neighbouring files share imports: keep them in one batch, so one parse serves both.
-    works = sorted(works, key=lambda w: w.job.path)
+    works = sorted(works, key=lambda w: _group(project, w.job.path))
     size = max(1, len(works) // (workers * 4))
     batches = [works[i : i + size] for i in range(0, len(works), size)]
+    # Imported here: a run that starts no workers does not pay for multiprocessing.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         # Workers read imported files from disk; only a buffer from stdin travels.
-        unsaved = {Path(w.job.path).resolve(): w.job.text for w in works if w.job.stdin}
+        unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}
         names = dict(project.names())
         futures = [pool.submit(_check_batch, batch, unsaved, names) for batch in batches]
         for future in as_completed(futures):
@@ -126,8 +132,16 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
                 progress.advance(len(results))
 
 
+def _group(project: Project, path: str) -> tuple[str, str]:
+    """Sort key: files that import the same module sort next to it."""
+    root = absolute(path)
+    return (str(min([root, *project.closure(root)])), path)
+
+
 def _context():
     # fork starts a worker in milliseconds with everything imported; spawn elsewhere.
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -142,7 +156,7 @@ def _check_batch(
 def _check(work: _Work, project: Project) -> list[Finding]:
     job = work.job
     others = work.others
-    imports = Imports(project, Path(job.path).resolve(), lambda name: others.get(name, frozenset()))
+    imports = Imports(project, absolute(job.path), lambda name: others.get(name, frozenset()))
     return check_source(job.text, job.name, job.rules, job.ignored, imports)
 
 

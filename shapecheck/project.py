@@ -95,6 +95,12 @@ class Project:
         self._specs: dict[Path, list[ImportSpec]] = {}
         self._roots: dict[Path, Path] = {}
         self._resolved: dict[tuple[Path, ImportSpec], list[tuple[str | None, Path]]] = {}
+        self._folders: dict[Path, frozenset[str]] = {}
+        self._imports: dict[Path, list[Path]] = {}
+        self._closures: dict[Path, list[Path]] = {}
+        self._digests: dict[Path, str] = {}
+        # Import specs by text digest, kept between runs by the cache (saves a parse each).
+        self.known_specs: dict[str, list[ImportSpec]] = {}
 
     # ------------------------------------------------------------ files
 
@@ -118,7 +124,7 @@ class Project:
 
     def path_of(self, name: str) -> Path:
         """The file a display name stands for (the inverse of :meth:`name`)."""
-        return self._paths.get(name) or Path(name).resolve()
+        return self._paths.get(name) or absolute(name)
 
     def text(self, path: Path) -> str | None:
         if path in self.overlay:
@@ -148,10 +154,22 @@ class Project:
             self._roots[folder] = project_root(path)
         return self._roots[folder]
 
+    def digest(self, path: Path) -> str:
+        found = self._digests.get(path)
+        if found is None:
+            text = self.text(path) or ""
+            found = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            self._digests[path] = found
+        return found
+
     def specs(self, path: Path) -> list[ImportSpec]:
         if path not in self._specs:
-            text = self.text(path)
-            self._specs[path] = import_specs(text) if text is not None else []
+            digest = self.digest(path)
+            found = self.known_specs.get(digest)
+            if found is None:
+                text = self.text(path)
+                found = self.known_specs[digest] = import_specs(text) if text is not None else []
+            self._specs[path] = found
         return self._specs[path]
 
     def resolve(self, importer: Path, spec: ImportSpec) -> list[tuple[str | None, Path]]:
@@ -160,7 +178,7 @@ class Project:
         ``(None, path)`` is the module itself; ``("b", path)`` a submodule ``b`` named
         by ``from a import b``.
         """
-        key = (importer, spec)
+        key = (importer.parent, spec)  # resolution depends on the folder only
         if key not in self._resolved:
             self._resolved[key] = list(self._resolve(importer, spec))
         return self._resolved[key]
@@ -177,29 +195,57 @@ class Project:
             # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
             bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
         for base in bases:
-            target = _module_file(base, parts)
+            target = self._module_file(base, parts)
             if target is None or not _within(target, root):
                 continue
             if parts:
                 yield None, target
             if target.name == "__init__.py":
                 for name in spec.names:
-                    sub = _module_file(target.parent, [name])
+                    sub = self._module_file(target.parent, [name])
                     if sub is not None:
                         yield name, sub
             return
 
+    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+        """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
+        folder = base.joinpath(*parts) if parts else base
+        if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
+            return folder.parent / f"{parts[-1]}.py"
+        if "__init__.py" in self._listing(folder):
+            return folder / "__init__.py"
+        return None
+
+    def _listing(self, folder: Path) -> frozenset[str]:
+        found = self._folders.get(folder)
+        if found is None:
+            try:
+                found = frozenset(os.listdir(folder))
+            except OSError:
+                found = frozenset()
+            self._folders[folder] = found
+        return found
+
     def imports(self, path: Path) -> list[Path]:
         """The project files that ``path`` imports directly, in a fixed order."""
-        found: dict[Path, None] = {}
-        for spec in self.specs(path):
-            for _, target in self.resolve(path, spec):
-                if target != path:
-                    found[target] = None
-        return list(found)
+        found = self._imports.get(path)
+        if found is None:
+            targets: dict[Path, None] = {}
+            for spec in self.specs(path):
+                for _, target in self.resolve(path, spec):
+                    if target != path:
+                        targets[target] = None
+            found = self._imports[path] = list(targets)
+        return found
 
     def closure(self, path: Path) -> list[Path]:
         """Every project file ``path`` reaches through imports, itself excluded, sorted."""
+        found = self._closures.get(path)
+        if found is None:
+            found = self._closures[path] = self._closure(path)
+        return found
+
+    def _closure(self, path: Path) -> list[Path]:
         seen: set[Path] = {path}
         todo = [path]
         while todo:
@@ -212,29 +258,18 @@ class Project:
 
     def fingerprint(self, path: Path) -> str:
         """A hash of the file's text and of every project file it imports (for the cache)."""
-        digest = hashlib.sha256()
-        for member in (path, *self.closure(path)):
-            text = self.text(member)
-            digest.update(str(member).encode("utf-8", "surrogatepass") + b"\0")
-            digest.update((text or "").encode("utf-8", "surrogatepass") + b"\0")
-        return digest.hexdigest()
-
-
-def _module_file(base: Path, parts: list[str]) -> Path | None:
-    folder = base.joinpath(*parts) if parts else base
-    if parts and (candidate := folder.with_suffix(".py")).is_file():
-        return candidate.resolve()
-    if (init := folder / "__init__.py").is_file():
-        return init.resolve()
-    return None
+        members = (path, *self.closure(path))
+        text = "\n".join(f"{member}\0{self.digest(member)}" for member in members)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _within(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+    return str(path).startswith(os.path.join(str(root), ""))
+
+
+def absolute(path: str | Path) -> Path:
+    """An absolute, normalised path; cheaper than ``resolve()``, which stats every part."""
+    return Path(os.path.abspath(path))
 
 
 # ---------------------------------------------------------------------- the interpreter side
