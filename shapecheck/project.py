@@ -99,6 +99,8 @@ class Project:
         self._imports: dict[Path, list[Path]] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._digests: dict[Path, str] = {}
+        # Each module's positions, computed once for all the roots that report in it.
+        self.positions: dict[cst.Module, Any] = {}
         # Import specs by text digest, kept between runs by the cache (saves a parse each).
         self.known_specs: dict[str, list[ImportSpec]] = {}
 

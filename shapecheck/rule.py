@@ -104,11 +104,19 @@ class RuleContext:
     hold their nodes too, and every helper here answers for those as well.
     """
 
-    def __init__(self, module: cst.Module, facts: Facts, others: Sequence[cst.Module] = ()) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        facts: Facts,
+        others: Sequence[cst.Module] = (),
+        shared: dict[cst.Module, Positions] | None = None,
+    ) -> None:
         self.module = module
         self.facts = facts
         self.modules = (module, *others)
         self._positions: list[Positions | None] = [None] * len(self.modules)
+        # Positions already computed for these modules by other roots of the same run.
+        self._shared = shared if shared is not None else {}
         self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
@@ -118,7 +126,11 @@ class RuleContext:
         # Positions cost a code-generation pass, so only files with findings pay.
         found = self._positions[index]
         if found is None:
-            found = self._positions[index] = Positions(self.modules[index])
+            module = self.modules[index]
+            found = self._shared.get(module)
+            if found is None:
+                found = self._shared[module] = Positions(module)
+            self._positions[index] = found
         return found
 
     @property

@@ -77,7 +77,8 @@ def check_source(
             if other != imports.path:
                 files.append(imports.project.name(other))
                 others.append(other_module)
-    ctx = RuleContext(module, facts, others)
+    shared = imports.project.positions if imports is not None else None
+    ctx = RuleContext(module, facts, others, shared)
     findings: list[Finding] = []
     for rule in rules:
         if rule.code in ignored:
