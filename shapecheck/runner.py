@@ -61,7 +61,11 @@ def check_source(
         if imports is None:
             facts = analyze(module)
         else:
-            facts, importer = analyze_root(module, imports.path, imports.project)
+            try:
+                facts, importer = analyze_root(module, imports.path, imports.project)
+            except Exception:
+                # Following imports must never cost a file its own findings.
+                facts, importer = analyze(module), None
     except Exception as error:
         return [
             diagnostic(
@@ -182,6 +186,8 @@ def _place_across(
         placed = replace(placed, fix=None)
     if placed.help is not None:
         placed = replace(placed, help=resolve(placed.help))
+    if placed.fix is not None:
+        placed = replace(placed, fix=replace(placed.fix, message=resolve(placed.fix.message)))
     return placed
 
 

@@ -171,3 +171,14 @@ def test_import_specs_see_every_form() -> None:
         (None, 1, ("d",)),
         ("e", 2, ("f", "g")),
     ]
+
+
+def test_a_failure_while_following_imports_keeps_the_files_own_findings(monkeypatch) -> None:
+    from shapecheck import project as project_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    path = PROJECTS / "forecaster" / "forecast" / "train.py"
+    monkeypatch.setattr(project_module.Importer, "bind", broken)
+    assert [(f.code, f.location.row) for f in _check([path])] == [("SHP201", 25)]
