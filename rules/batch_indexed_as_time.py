@@ -14,6 +14,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class BatchIndexedAsTime(Rule):
     code = "SHP107"
+    triggers = ("rnn", "lstm", "gru")
     name = "batch-indexed-as-time"
     severity = Severity.ERROR
     claim = "batch-index"

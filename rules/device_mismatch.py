@@ -11,6 +11,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
 class DeviceMismatch(Rule):
     code = "SHP302"
+    triggers = ("cuda", "device", "mps", "xpu", "meta")
     name = "device-mismatch"
     severity = Severity.ERROR
     claim = "device"

@@ -14,6 +14,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class EvalWithoutNoGrad(Rule):
     code = "SHP201"
+    triggers = ("eval", "train")
     name = "eval-without-no-grad"
     severity = Severity.WARNING
     claim = "grad-in-eval"

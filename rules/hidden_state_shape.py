@@ -20,6 +20,7 @@ _SIZED = frozenset({"zeros", "ones", "empty", "randn", "rand"})
 
 class HiddenStateShape(Rule):
     code = "SHP106"
+    triggers = ("rnn", "lstm", "gru")
     name = "hidden-state-shape"
     severity = Severity.ERROR
     claim = "hidden-state"
@@ -91,7 +92,6 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
             f"({_label(count, 'num_layers*directions')}, {_label(batch, 'batch')}, "
             f"{_label(size, 'hidden_size')})"
         )
-        where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
         fix = None
         if _batch_first(shape, batch, count):
             problem = "puts the batch first, but states stay batch-second even with batch_first"
@@ -105,6 +105,8 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
             problem = f"has {shape[2].label()} features, but the layer's states have {size.label()}"
         else:
             return None
+        # Only now, with a finding certain: a line number costs the file's positions.
+        where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
         message = (
             f"{label} has shape {shapes.format_shape(shape)} and {problem}; "
             f"{where} expects {expected}"

@@ -18,6 +18,7 @@ from ._layout import evidence, fed_to, mismatches
 
 class InputSizeMismatch(Rule):
     code = "SHP104"
+    triggers = ("rnn", "lstm", "gru")
     name = "input-size-mismatch"
     severity = Severity.ERROR
     claim = "layout"

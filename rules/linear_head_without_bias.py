@@ -14,6 +14,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class LinearHeadWithoutBias(Rule):
     code = "SHP901"
+    triggers = ("rnn", "lstm", "gru")
     name = "linear-head-without-bias"
     severity = Severity.INFO
     default_enabled = False

@@ -13,6 +13,7 @@ from ._layout import flip_batch_first, mismatches
 
 class MissingBatchFirst(Rule):
     code = "SHP102"
+    triggers = ("rnn", "lstm", "gru")
     name = "missing-batch-first"
     severity = Severity.ERROR
     claim = "layout"

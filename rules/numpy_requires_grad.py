@@ -14,6 +14,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class NumpyRequiresGrad(Rule):
     code = "SHP202"
+    triggers = ("numpy",)
     name = "numpy-requires-grad"
     severity = Severity.ERROR
     claim = "numpy-grad"

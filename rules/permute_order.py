@@ -14,6 +14,7 @@ from ._layout import drop_op, evidence, expected, fed_to, is_stray, mismatches, 
 
 class PermuteOrder(Rule):
     code = "SHP101"
+    triggers = ("rnn", "lstm", "gru")
     name = "permute-order"
     severity = Severity.ERROR
     claim = "layout"

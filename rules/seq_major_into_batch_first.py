@@ -23,6 +23,7 @@ from ._layout import (
 
 class SeqMajorIntoBatchFirst(Rule):
     code = "SHP103"
+    triggers = ("rnn", "lstm", "gru")
     name = "seq-major-into-batch-first"
     severity = Severity.ERROR
     claim = "layout"

@@ -14,6 +14,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class UnseededTorch(Rule):
     code = "SHP301"
+    triggers = ("seed", "default_rng", "randomstate")
     name = "unseeded-torch"
     severity = Severity.WARNING
     claim = "unseeded"
@@ -67,11 +68,15 @@ in the body of `main`. When only torch's submodules are imported, it adds
         flow = SeedFlow(ctx.module)
         if flow.touches_torch_state():
             return  # torch.random.fork_rng(), set_rng_state(): torch's generator is managed
-        for first in sorted(
-            unique(candidates, key=lambda s: id(s.node)), key=lambda s: ctx.line(s.node)
-        ):
-            if not flow.is_global_seed(first.node) or flow.in_state_guard(first.node):
-                continue  # a local generator, or a seed that is put back afterwards
+        # A local generator, or a seed that is put back afterwards, is no seed here.
+        seeds = [
+            s
+            for s in unique(candidates, key=lambda s: id(s.node))
+            if flow.is_global_seed(s.node) and not flow.in_state_guard(s.node)
+        ]
+        if len(seeds) > 1:  # positions cost a pass: only pay for them to choose
+            seeds.sort(key=lambda s: ctx.line(s.node))
+        for first in seeds:
             draw = flow.first_draw_after(first.node, facts.torch_randomness)
             if draw is None:
                 continue  # torch's generator is not drawn from in this seed's flow

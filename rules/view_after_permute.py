@@ -13,6 +13,7 @@ from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
 class ViewAfterPermute(Rule):
     code = "SHP105"
+    triggers = ("view",)
     name = "view-after-permute"
     severity = Severity.ERROR
     claim = "view"

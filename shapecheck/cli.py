@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from shapecheck import __version__, config, files, noqa, verify
+from shapecheck import __version__, config, files, noqa, parallel, verify
 from shapecheck.checking import FixOptions, check_file
 from shapecheck.config import ConfigError, Settings
 from shapecheck.diagnostics import DIAGNOSTICS, INTERNAL_ERROR
@@ -135,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output-file", metavar="PATH", help="Write the report to a file, not stdout"
     )
     check.add_argument("-q", "--quiet", action="store_true", help="Print findings only, no summary")
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Worker processes (default: the number of cores)",
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="Neither read nor write .shapecheck_cache/"
+    )
     fixing = check.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="Apply the safe fixes")
     fixing.add_argument(
@@ -299,6 +310,7 @@ def run_check(args: argparse.Namespace) -> int:
         targets: Iterable[str] = ["-"]
     else:
         targets = files.discover(paths, resolver.excluded, args.force_exclude, gitignore)
+    prepared: list[tuple[str, str, files.SourceFile, list[type[Rule]], frozenset[str]]] = []
     for path in targets:
         name = (args.stdin_filename or "-") if path == "-" else path
         file_settings = resolver.for_path(name if name != "-" else ".")
@@ -311,7 +323,18 @@ def run_check(args: argparse.Namespace) -> int:
             enabled_by_config[id(file_settings)] = config.enabled_rules(file_settings, rules)
         enabled = enabled_by_config[id(file_settings)]
         ignored = frozenset(config.ignored_codes(name, file_settings, rules))
-        outcome = check_file(name, source, enabled, ignored, fixing)
+        prepared.append((path, name, source, enabled, ignored))
+    # Whole project at once: imports followed, the cache, -j workers (see parallel.py).
+    linted = parallel.lint_all(
+        prepared,
+        fixing is not None,
+        args.jobs,
+        use_cache=not args.no_cache,
+        quiet=args.quiet,
+        ignored_for=lambda n: config.ignored_codes(n, resolver.for_path(n), rules),
+    )
+    for index, (path, name, source, enabled, ignored) in enumerate(prepared):
+        outcome = linted.get(index) or check_file(name, source, enabled, ignored, fixing)
         checked += 1
         # The pipeline's own codes (unreadable, unparsable) obey select and ignore too.
         allowed = {r.code for r in enabled} - ignored

@@ -19,6 +19,7 @@ from shapecheck.rule import Report, Rule, RuleContext
 SYNTAX_ERROR = ("SHP001", "syntax-error")
 IO_ERROR = ("SHP002", "io-error")
 INTERNAL_ERROR = ("SHP003", "internal-error")
+ANALYSIS_INCOMPLETE = ("SHP005", "analysis-incomplete")
 
 
 class Diagnostic(Rule):
@@ -139,16 +140,49 @@ class UnusedNoqa(Diagnostic):
     """
 
 
+class AnalysisIncomplete(Diagnostic):
+    code, name = ANALYSIS_INCOMPLETE
+    severity = Severity.WARNING
+    summary = "The analysis ran out of its work budget on this file"
+    doc = """
+    ## What it does
+    Reports a file whose analysis stopped early: the interpreter bounds the work it
+    does per module (statements executed, calls nested) so that no file can stall a
+    commit hook, and this file reached the bound.
+
+    ## Why is this wrong?
+    Nothing is wrong with your code. But the part of the file after the point where
+    the budget ran out was not analysed, so a real mistake there would go unreported;
+    shapecheck says so rather than pass the file silently.
+
+    ## Example
+    A generated module with tens of thousands of statements, or a deep chain of
+    helpers that call each other with ever new arguments.
+
+    ## Fix
+    Split the file, or `--ignore SHP005` if you accept the partial check.
+
+    ## Fix safety
+    There is no automatic fix.
+    """
+
+
 DIAGNOSTICS: tuple[type[Diagnostic], ...] = (
     SyntaxErrorDiagnostic,
     IoErrorDiagnostic,
     InternalErrorDiagnostic,
     UnusedNoqa,
+    AnalysisIncomplete,
 )
 
 
 def diagnostic(
-    kind: tuple[str, str], path: str, message: str, row: int = 1, column: int = 1
+    kind: tuple[str, str],
+    path: str,
+    message: str,
+    row: int = 1,
+    column: int = 1,
+    severity: Severity = Severity.ERROR,
 ) -> Finding:
     code, name = kind
     where = Location(row, column)
@@ -159,5 +193,5 @@ def diagnostic(
         filename=path,
         location=where,
         end_location=where,
-        severity=Severity.ERROR,
+        severity=severity,
     )

@@ -8,15 +8,16 @@ into positioned :class:`~shapecheck.finding.Finding` objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import CodeRange
 
 from shapecheck.analysis import Facts
 from shapecheck.finding import Applicability, Severity
+from shapecheck.positions import Positions, parents
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,41 +63,109 @@ class Rule:
     claim: ClassVar[str | None] = None
     # Sections: What it does / Why is this wrong / Example / Fix / Fix safety.
     doc: ClassVar[str]
+    # Words, lower case, one of which must appear in a file (matched ignoring case) for
+    # the rule to fire there. Files holding no selected rule's words are not parsed, so
+    # list every word without which the rule's facts cannot arise (the layer's class
+    # name, the method it tracks). Keep the default when unsure: it is always exact.
+    triggers: ClassVar[tuple[str, ...]] = ("torch",)
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         raise NotImplementedError
 
 
-class RuleContext:
-    """The module, its facts, and cheap helpers to quote and locate nodes."""
+class Line(int):
+    """A line number in a file other than the one a finding may land in.
 
-    def __init__(self, module: cst.Module, facts: Facts) -> None:
+    It formats as a marker that the runner rewrites once the finding's file is known:
+    ``74`` when it is the same file, ``74 of model.py`` when not. Comparisons and JSON
+    see a plain int.
+    """
+
+    module: int
+
+    def __new__(cls, value: int, module: int) -> Line:
+        line = super().__new__(cls, value)
+        line.module = module
+        return line
+
+    def __reduce__(self) -> tuple:
+        return (Line, (int(self), self.module))
+
+    def __format__(self, spec: str) -> str:
+        return f"\x00{self.module}:{int(self)}\x00"
+
+    __str__ = __repr__ = lambda self: self.__format__("")
+
+
+class RuleContext:
+    """The module, its facts, and cheap helpers to quote and locate nodes.
+
+    ``others`` are the project modules the analysis followed imports into: facts may
+    hold their nodes too, and every helper here answers for those as well.
+    """
+
+    def __init__(
+        self,
+        module: cst.Module,
+        facts: Facts,
+        others: Sequence[cst.Module] = (),
+        shared: dict[cst.Module, Positions] | None = None,
+    ) -> None:
         self.module = module
         self.facts = facts
-        self._positions: Any = None
-        self._parents: Any = None
+        self.modules = (module, *others)
+        self._positions: list[Positions | None] = [None] * len(self.modules)
+        # Positions already computed for these modules by other roots of the same run.
+        self._shared = shared if shared is not None else {}
+        self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
+    def positions_of(self, index: int) -> Positions:
+        # Positions cost a code-generation pass, so only files with findings pay.
+        found = self._positions[index]
+        if found is None:
+            module = self.modules[index]
+            found = self._shared.get(module)
+            if found is None:
+                found = self._shared[module] = Positions(module)
+            self._positions[index] = found
+        return found
+
+    @property
+    def positions(self) -> Positions:
+        return self.positions_of(0)
+
+    def module_index(self, node: cst.CSTNode) -> int:
+        """Which of ``modules`` the node belongs to (0, the root, when in none)."""
+        if len(self.modules) == 1:
+            return 0
+        for index in range(len(self.modules)):
+            if node in self.positions_of(index):
+                return index
+        return 0
+
     def position(self, node: cst.CSTNode) -> CodeRange:
-        # Positions cost a full code-generation pass, so only files with findings pay.
-        if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        return self._positions[node]
+        return self.positions_of(self.module_index(node))[node]
 
     def line(self, node: cst.CSTNode) -> int:
-        return self.position(node).start.line
+        line = self.position(node).start.line
+        if len(self.modules) == 1:
+            return line
+        return Line(line, self.module_index(node))
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._parents = wrapper.resolve(ParentNodeProvider)
+            self._parents = {}
+            for module in self.modules:
+                self._parents.update(parents(module))
         return self._parents.get(node)
 
     def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
         """Whether ``inner`` lies within ``outer`` in the source."""
+        if self.module_index(outer) != self.module_index(inner):
+            return False
         a, b = self.position(outer), self.position(inner)
         return (a.start.line, a.start.column) <= (b.start.line, b.start.column) and (
             b.end.line,

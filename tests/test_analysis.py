@@ -86,3 +86,17 @@ def test_outputs_carry_the_layer_layout() -> None:
     second = next(c for c in calls if c.layer.recurrent.hidden_size.value == 8)
     assert format_shape(second.input.shape) == "(batch=batch_size, seq=seq_len, feature=64)"
     assert second.verdict.problem is not None  # seq-first layer fed batch-major output
+
+
+def test_a_budget_that_runs_out_is_a_diagnostic(monkeypatch) -> None:
+    """The rest of a file is never silently skipped: SHP005 says it was not analysed."""
+    from shapecheck.analysis import interpreter
+    from tests.helpers import lint
+
+    source = "import torch\nlstm = torch.nn.LSTM(3, 4)\n" + "".join(
+        f"out{i}, _ = lstm(torch.zeros(2, 1, 3))\n" for i in range(20)
+    )
+    assert lint(source) == []
+    monkeypatch.setattr(interpreter, "STATEMENT_BUDGET", 5)
+    (finding,) = lint(source)
+    assert finding.code == "SHP005" and finding.severity.value == "warning"

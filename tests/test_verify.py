@@ -174,7 +174,9 @@ def test_verify_never_runs_the_users_code(tmp_path: Path) -> None:
     )
     assert {f["code"] for f in json.loads(result.stdout)} == {"SHP102", "SHP301"}
     run_cli("check", "--isolated", "--verify", "--fix", "--unsafe-fixes", str(script), cwd=tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["side_effects.py"]
+    # Only the script itself, and shapecheck's own result cache.
+    created = sorted(p.name for p in tmp_path.iterdir() if p.name != ".shapecheck_cache")
+    assert created == ["side_effects.py"]
 
 
 def test_missing_extra_exits_2_with_a_clear_message(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -109,9 +109,11 @@ def analyze(module: cst.Module, source: str | None = None) -> Facts:
 
 
 class Interpreter:
-    def __init__(self, module: cst.Module, source: str | None = None) -> None:
+    def __init__(self, module: cst.Module, source: str | None = None, importer: Any = None) -> None:
         self.module = module
         self._source = source
+        # Follows imports of the same project (shapecheck.project.Importer); None: one file.
+        self.importer = importer
         # Call summaries: (function, receiver, arguments, modes) -> what the call returned.
         self.summaries: dict[tuple, tuple[Value, dict]] = {}
         self.facts = Facts()
@@ -223,6 +225,9 @@ class Interpreter:
                 if value.name == "torch" and frame is self.globals:
                     self.facts.torch_alias = local
                 frame.env[local] = value
+            if self.importer is not None:
+                # A module of the same project: its top level runs here, its values bind.
+                frame.env.update(self.importer.bind(self, stmt, frame))
 
     @property
     def source(self) -> str:

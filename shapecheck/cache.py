@@ -1,0 +1,145 @@
+"""Results kept between runs in ``.shapecheck_cache/``, as ruff keeps ``.ruff_cache/``.
+
+One entry per analysed root file, named by a hash of everything its findings depend
+on: shapecheck's version, the rules and ignores in force, the display names, the
+root's text, and the text of every project module it imports (so that editing
+``model.py`` invalidates ``train.py``'s entry too). An entry repeats its key and is
+plain JSON, so an entry that is corrupt, truncated, from another version, or under
+the wrong name is ignored and rewritten, never trusted. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shapecheck import __version__
+from shapecheck.finding import (
+    Applicability,
+    Edit,
+    Finding,
+    Fix,
+    Location,
+    Severity,
+)
+from shapecheck.project import ImportSpec
+from shapecheck.report.jsonfmt import as_dict
+
+CACHE_DIR = ".shapecheck_cache"
+_FORMAT = 1  # bump when the entry layout changes
+_SPECS = "imports.json"
+
+
+def key(*parts: Any) -> str:
+    """A stable hash of JSON-able parts, with the version and entry format mixed in."""
+    text = json.dumps([__version__, _FORMAT, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Cache:
+    """A folder of entries: ``<key[:2]>/<key>.json``."""
+
+    def __init__(self, folder: Path | str = CACHE_DIR) -> None:
+        self.folder = Path(folder)
+
+    def _file(self, entry: str) -> Path:
+        return self.folder / entry[:2] / f"{entry}.json"
+
+    def get(self, entry: str) -> list[Finding] | None:
+        try:
+            data = json.loads(self._file(entry).read_text(encoding="utf-8"))
+            if data.get("key") != entry or data.get("version") != __version__:
+                return None
+            return [finding_from_json(item) for item in data["findings"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # missing, unreadable or corrupt: analyse again, then rewrite
+
+    def put(self, entry: str, findings: list[Finding]) -> None:
+        data = {
+            "key": entry,
+            "version": __version__,
+            "findings": [finding_to_json(f) for f in findings],
+        }
+        self._write(self._file(entry), data)
+
+    def load_specs(self) -> dict[str, list[ImportSpec]]:
+        """Import specs by text digest, saved by the last run (see ``Project.known_specs``)."""
+        try:
+            data = json.loads((self.folder / _SPECS).read_text(encoding="utf-8"))
+            if data.get("version") != __version__:
+                return {}
+            return {
+                digest: [ImportSpec(m, int(level), tuple(names)) for m, level, names in specs]
+                for digest, specs in data["specs"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def save_specs(self, specs: dict[str, list[ImportSpec]]) -> None:
+        data = {
+            "version": __version__,
+            "specs": {d: [[s.module, s.level, list(s.names)] for s in v] for d, v in specs.items()},
+        }
+        self._write(self.folder / _SPECS, data)
+
+    def _write(self, target: Path, data: dict) -> None:
+        temporary = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _ignore_folder(self.folder)
+            fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(temporary, target)
+        except (OSError, TypeError, ValueError):
+            if temporary is not None:  # a read-only tree or full disk: run without caching
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+
+def _ignore_folder(folder: Path) -> None:
+    """Keep the cache out of version control, as ruff does."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Automatically created by shapecheck.\n*\n", encoding="utf-8")
+
+
+def _location(data: dict[str, int]) -> Location:
+    return Location(int(data["row"]), int(data["column"]))
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    """The finding as the JSON report writes it (never verified on the lint path)."""
+    return as_dict(finding)
+
+
+def finding_from_json(data: dict[str, Any]) -> Finding:
+    fix = data["fix"]
+    return Finding(
+        code=str(data["code"]),
+        name=str(data["name"]),
+        message=str(data["message"]),
+        filename=str(data["filename"]),
+        location=_location(data["location"]),
+        end_location=_location(data["end_location"]),
+        severity=Severity(data["severity"]),
+        fix=None
+        if fix is None
+        else Fix(
+            message=str(fix["message"]),
+            applicability=Applicability(fix["applicability"]),
+            edits=tuple(
+                Edit(str(e["content"]), _location(e["location"]), _location(e["end_location"]))
+                for e in fix["edits"]
+            ),
+        ),
+        help=data["help"],
+        evidence=dict(data["evidence"]),
+        notes=tuple(data["notes"]),
+        cell=data["cell"],
+    )

@@ -1,0 +1,238 @@
+"""Check many files as one project: cache first, then worker processes, then one merge.
+
+Each file is a root whose project imports are followed (``shapecheck.project``).
+Its result is every finding its analysis placed, in whichever file: a root's
+findings about ``model.py`` join ``model.py``'s. Results are merged in a fixed order
+and duplicates resolved by content, so the output does not depend on ``-j``, on the
+cache, or on the order in which the files were named.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shapecheck import cache as cache_module
+from shapecheck.checking import FileResult
+from shapecheck.files import SourceFile
+from shapecheck.finding import Finding
+from shapecheck.progress import Progress
+from shapecheck.project import Project, absolute
+from shapecheck.rule import Rule
+from shapecheck.runner import Imports, check_source
+
+# Below this many files to analyse, starting worker processes costs more than it saves.
+MIN_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to check: its display name, where it is, its text and its rule choice."""
+
+    name: str
+    path: str  # on disk; for stdin, the --stdin-filename it stands for
+    text: str
+    rules: tuple[type[Rule], ...]
+    ignored: frozenset[str] = frozenset()
+    stdin: bool = False  # the text is not on disk: other roots must see this one
+
+
+@dataclass
+class _Work:
+    index: int
+    job: Job
+    others: dict[str, frozenset[str]] = field(default_factory=dict)  # ignores by file
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def check_project(
+    jobs: Sequence[Job],
+    workers: int = 1,
+    cache: cache_module.Cache | None = None,
+    ignored_for: Callable[[str], frozenset[str]] | None = None,
+    progress: Progress | None = None,
+) -> list[FileResult]:
+    """A result per job, in the jobs' order, with findings from every root merged."""
+    project = _project(jobs)
+    if cache is not None:
+        project.known_specs = cache.load_specs()
+    known = len(project.known_specs)
+    works: list[_Work] = []
+    keys: list[str | None] = []
+    raw: list[list[Finding] | None] = []
+    for index, job in enumerate(jobs):
+        root = absolute(job.path)
+        others = {project.name(p): frozenset() for p in project.closure(root)}
+        if ignored_for is not None:
+            others = {name: frozenset(ignored_for(name)) for name in others}
+        work = _Work(index, job, others)
+        entry = None
+        if cache is not None:
+            entry = cache_module.key(
+                job.name,
+                sorted(r.code for r in job.rules),
+                sorted(job.ignored),
+                sorted((name, sorted(codes)) for name, codes in others.items()),
+                project.fingerprint(root),
+            )
+        found = cache.get(entry) if cache is not None and entry is not None else None
+        keys.append(entry)
+        raw.append(found)
+        if found is None:
+            works.append(work)
+        elif progress is not None:
+            progress.advance()
+    for index, findings in _run(works, project, workers, progress):
+        raw[index] = findings
+        entry = keys[index]
+        if cache is not None and entry is not None:
+            cache.put(entry, findings)
+    if cache is not None and len(project.known_specs) != known:
+        cache.save_specs(project.known_specs)
+    if progress is not None:
+        progress.close()
+    return _merge(jobs, [r or [] for r in raw], project)
+
+
+def _project(jobs: Sequence[Job]) -> Project:
+    paths = [absolute(job.path) for job in jobs]
+    overlay = {path: job.text for path, job in zip(paths, jobs, strict=True)}
+    names = {path: job.name for path, job in zip(paths, jobs, strict=True)}
+    return Project(overlay=overlay, names=names)
+
+
+def _run(works: list[_Work], project: Project, workers: int, progress: Progress | None):
+    if workers <= 1 or len(works) < MIN_PARALLEL:
+        for work in works:
+            yield work.index, _check(work, project)
+            if progress is not None:
+                progress.advance()
+        return
+    # Neighbouring files share imports: keep them in one batch, so one parse serves both.
+    works = sorted(works, key=lambda w: _group(project, w.job.path))
+    size = max(1, len(works) // (workers * 4))
+    batches = [works[i : i + size] for i in range(0, len(works), size)]
+    # Imported here: a run that starts no workers does not pay for multiprocessing.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        # Workers read imported files from disk; only a buffer from stdin travels.
+        unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}
+        names = dict(project.names())
+        futures = [pool.submit(_check_batch, batch, unsaved, names) for batch in batches]
+        for future in as_completed(futures):
+            results = future.result()
+            yield from results
+            if progress is not None:
+                progress.advance(len(results))
+
+
+def _group(project: Project, path: str) -> tuple[str, str]:
+    """Sort key: files that import the same module sort next to it."""
+    root = absolute(path)
+    return (str(min([root, *project.closure(root)])), path)
+
+
+def _context():
+    # fork starts a worker in milliseconds with everything imported; spawn elsewhere.
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _check_batch(
+    batch: list[_Work], overlay: dict[Path, str], names: dict[Path, str]
+) -> list[tuple[int, list[Finding]]]:
+    project = Project(overlay=overlay, names=names)
+    return [(work.index, _check(work, project)) for work in batch]
+
+
+def _check(work: _Work, project: Project) -> list[Finding]:
+    job = work.job
+    others = work.others
+    imports = Imports(project, absolute(job.path), lambda name: others.get(name, frozenset()))
+    return check_source(job.text, job.name, job.rules, job.ignored, imports)
+
+
+def _merge(jobs: Sequence[Job], raw: list[list[Finding]], project: Project) -> list[FileResult]:
+    """Each finding in its file's result; one finding per place, chosen by content alone."""
+    own = {job.name: index for index, job in enumerate(jobs)}
+    chosen: dict[tuple, tuple[tuple, Finding, int]] = {}
+    for index, findings in enumerate(raw):
+        root = jobs[index].name
+        for finding in findings:
+            place = (finding.filename, finding.cell, finding.code, finding.location)
+            # The file's own analysis first, then the message: never the order of the jobs.
+            rank = (finding.filename != root, finding.message)
+            holder = own.get(finding.filename, index)
+            if place not in chosen or rank < chosen[place][0]:
+                chosen[place] = (rank, finding, holder)
+    # A finding in a file nobody named goes with the smallest root that found it.
+    for place, (rank, finding, _) in list(chosen.items()):
+        if finding.filename not in own:
+            finders = [i for i, found in enumerate(raw) if any(_at(f, place) for f in found)]
+            chosen[place] = (rank, finding, min(finders, key=lambda i: jobs[i].name))
+    results = [
+        FileResult(
+            job.name, code_before=job.text, code_after=job.text, sources={job.name: job.text}
+        )
+        for job in jobs
+    ]
+    for _, finding, holder in chosen.values():
+        result = results[holder]
+        result.findings.append(finding)
+        if finding.filename not in result.sources:
+            text = project.text(project.path_of(finding.filename))
+            if text is not None:
+                result.sources[finding.filename] = text
+    for result in results:
+        result.findings.sort(key=Finding.sort_key)
+    return results
+
+
+def _at(finding: Finding, place: tuple) -> bool:
+    return (finding.filename, finding.cell, finding.code, finding.location) == place
+
+
+def lint_all(
+    prepared: Sequence[tuple[str, str, SourceFile, Sequence[type[Rule]], frozenset[str]]],
+    fixing: bool,
+    workers: int | None = None,
+    use_cache: bool = True,
+    quiet: bool = False,
+    ignored_for: Callable[[str], Iterable[str]] | None = None,
+) -> dict[int, FileResult]:
+    """The command line's entry: results for the scripts it can lint as one project.
+
+    ``prepared`` holds (path, display name, source, rules, ignored codes) per file.
+    Notebooks, unreadable files and runs that fix stay with ``check_file``.
+    """
+    if fixing:
+        return {}
+    chosen = [
+        (
+            index,
+            Job(
+                name, name if path == "-" else path, source.text, tuple(rules), ignored, path == "-"
+            ),
+        )
+        for index, (path, name, source, rules, ignored) in enumerate(prepared)
+        if source.text is not None and not name.endswith(".ipynb")
+    ]
+    if not chosen:
+        return {}
+    progress = Progress(len(chosen), enabled=not quiet)
+    results = check_project(
+        [job for _, job in chosen],
+        workers if workers is not None else default_jobs(),
+        cache_module.Cache() if use_cache else None,
+        (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
+        progress,
+    )
+    return {index: result for (index, _), result in zip(chosen, results, strict=True)}

@@ -1,0 +1,513 @@
+"""The files of one project, and the imports between them that the analysis follows.
+
+A file is analysed as a *root*. When its code imports a module of the same project
+(``from .model import Net``, ``from model import Net`` next to it, ``import pkg.data``
+under the project root or its ``src/`` folder), the interpreter asks :class:`Importer`
+for that module: its top level runs once per root, in its own globals frame inside the
+same interpreter, so its classes and functions are live values analysed with the
+arguments the root passes, exactly as if both were one file. A module being imported
+is visible while it runs, partly defined, as in Python, so import cycles terminate.
+
+Nothing outside the project is followed: installed packages, the standard library and
+``import *`` stay as they are (torch is known by name, the rest is unknown).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+
+from shapecheck.analysis.frame import Frame
+from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
+from shapecheck.analysis.values import ClassValue, Instance, Value
+from shapecheck.files import read
+
+if TYPE_CHECKING:
+    from shapecheck.analysis.facts import Facts
+    from shapecheck.analysis.transfer import Args
+
+# Files or folders that mark the top of a project, as pyproject-aware tools look for them.
+_MARKERS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "shapecheck.toml",
+    ".shapecheck.toml",
+    ".git",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    """One module an import statement names: ``from ..a import b`` is ("a", 2, ("b",))."""
+
+    module: str | None
+    level: int
+    names: tuple[str, ...] = ()
+
+
+def project_root(path: Path) -> Path:
+    """The nearest folder above ``path`` with a project marker, else the top package's parent."""
+    folder = path.parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in _MARKERS):
+            return candidate
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def import_specs(text: str) -> list[ImportSpec]:
+    """Every import in the text, at any depth (a cheap C-level parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found: list[ImportSpec] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(ImportSpec(alias.name, 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names = tuple(alias.name for alias in node.names)
+            found.append(ImportSpec(node.module, node.level, names))
+    return found
+
+
+class Project:
+    """Texts, parses, import resolution and display names, shared by every root of a run."""
+
+    def __init__(
+        self, overlay: dict[Path, str] | None = None, names: dict[Path, str] | None = None
+    ):
+        # Texts that are not on disk yet: a buffer from stdin, a file being fixed.
+        self.overlay = dict(overlay or {})
+        self._names = dict(names or {})
+        self._paths = {name: path for path, name in self._names.items()}
+        self._texts: dict[Path, str | None] = {}
+        self._modules: dict[Path, cst.Module | None] = {}
+        self._specs: dict[Path, list[ImportSpec]] = {}
+        self._roots: dict[Path, Path] = {}
+        self._resolved: dict[tuple[Path, ImportSpec], list[tuple[str | None, Path]]] = {}
+        self._folders: dict[Path, frozenset[str]] = {}
+        self._imports: dict[Path, list[Path]] = {}
+        self._closures: dict[Path, list[Path]] = {}
+        self._digests: dict[Path, str] = {}
+        # Each module's positions, computed once for all the roots that report in it.
+        self.positions: dict[cst.Module, Any] = {}
+        # Import specs by text digest, kept between runs by the cache (saves a parse each).
+        self.known_specs: dict[str, list[ImportSpec]] = {}
+
+    # ------------------------------------------------------------ files
+
+    def name(self, path: Path) -> str:
+        """How reports name the file: as the command line named it, else relative to here."""
+        found = self._names.get(path)
+        if found is None:
+            try:
+                found = os.path.relpath(path)
+            except ValueError:  # another drive on Windows
+                found = str(path)
+            if found.startswith(".."):
+                found = str(path)
+            self._names[path] = found
+        self._paths.setdefault(found, path)
+        return found
+
+    def names(self) -> dict[Path, str]:
+        """The display names given so far, for another process to report alike."""
+        return dict(self._names)
+
+    def path_of(self, name: str) -> Path:
+        """The file a display name stands for (the inverse of :meth:`name`)."""
+        return self._paths.get(name) or absolute(name)
+
+    def text(self, path: Path) -> str | None:
+        if path in self.overlay:
+            return self.overlay[path]
+        if path not in self._texts:
+            self._texts[path] = read(str(path)).text
+        return self._texts[path]
+
+    def module(self, path: Path) -> cst.Module | None:
+        if path not in self._modules:
+            text = self.text(path)
+            try:
+                self._modules[path] = cst.parse_module(text) if text is not None else None
+            except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+                self._modules[path] = None
+        return self._modules[path]
+
+    def adopt(self, path: Path, module: cst.Module) -> None:
+        """Use a root's own parse for it when another root imports it."""
+        self._modules.setdefault(path, module)
+
+    # ------------------------------------------------------------ imports
+
+    def root_of(self, path: Path) -> Path:
+        folder = path.parent
+        if folder not in self._roots:
+            self._roots[folder] = project_root(path)
+        return self._roots[folder]
+
+    def digest(self, path: Path) -> str:
+        found = self._digests.get(path)
+        if found is None:
+            text = self.text(path) or ""
+            found = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            self._digests[path] = found
+        return found
+
+    def specs(self, path: Path) -> list[ImportSpec]:
+        if path not in self._specs:
+            digest = self.digest(path)
+            found = self.known_specs.get(digest)
+            if found is None:
+                text = self.text(path)
+                found = self.known_specs[digest] = import_specs(text) if text is not None else []
+            self._specs[path] = found
+        return self._specs[path]
+
+    def resolve(self, importer: Path, spec: ImportSpec) -> list[tuple[str | None, Path]]:
+        """The project files a spec names, each with the imported name it provides.
+
+        ``(None, path)`` is the module itself; ``("b", path)`` a submodule ``b`` named
+        by ``from a import b``.
+        """
+        key = (importer.parent, spec)  # resolution depends on the folder only
+        if key not in self._resolved:
+            self._resolved[key] = list(self._resolve(importer, spec))
+        return self._resolved[key]
+
+    def _resolve(self, importer: Path, spec: ImportSpec) -> Iterator[tuple[str | None, Path]]:
+        root = self.root_of(importer)
+        parts = spec.module.split(".") if spec.module else []
+        if spec.level:
+            base = importer.parent
+            for _ in range(spec.level - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
+            bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
+        for base in bases:
+            target = self._module_file(base, parts)
+            if target is None or not _within(target, root):
+                continue
+            if parts:
+                yield None, target
+            if target.name == "__init__.py":
+                for name in spec.names:
+                    sub = self._module_file(target.parent, [name])
+                    if sub is not None:
+                        yield name, sub
+            return
+
+    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+        """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
+        folder = base.joinpath(*parts) if parts else base
+        if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
+            return folder.parent / f"{parts[-1]}.py"
+        if "__init__.py" in self._listing(folder):
+            return folder / "__init__.py"
+        return None
+
+    def _listing(self, folder: Path) -> frozenset[str]:
+        found = self._folders.get(folder)
+        if found is None:
+            try:
+                found = frozenset(os.listdir(folder))
+            except OSError:
+                found = frozenset()
+            self._folders[folder] = found
+        return found
+
+    def imports(self, path: Path) -> list[Path]:
+        """The project files that ``path`` imports directly, in a fixed order."""
+        found = self._imports.get(path)
+        if found is None:
+            targets: dict[Path, None] = {}
+            for spec in self.specs(path):
+                for _, target in self.resolve(path, spec):
+                    if target != path:
+                        targets[target] = None
+            found = self._imports[path] = list(targets)
+        return found
+
+    def closure(self, path: Path) -> list[Path]:
+        """Every project file ``path`` reaches through imports, itself excluded, sorted."""
+        found = self._closures.get(path)
+        if found is None:
+            found = self._closures[path] = self._closure(path)
+        return found
+
+    def _closure(self, path: Path) -> list[Path]:
+        seen: set[Path] = {path}
+        todo = [path]
+        while todo:
+            for target in self.imports(todo.pop()):
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        seen.discard(path)
+        return sorted(seen)
+
+    def fingerprint(self, path: Path) -> str:
+        """A hash of the file's text and of every project file it imports (for the cache)."""
+        members = (path, *self.closure(path))
+        text = "\n".join(f"{member}\0{self.digest(member)}" for member in members)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _within(path: Path, root: Path) -> bool:
+    return str(path).startswith(os.path.join(str(root), ""))
+
+
+def absolute(path: str | Path) -> Path:
+    """An absolute, normalised path; cheaper than ``resolve()``, which stats every part."""
+    return Path(os.path.abspath(path))
+
+
+# ---------------------------------------------------------------------- the interpreter side
+
+
+@dataclass
+class Entry:
+    """A call (or import) in the root that led into another module, and what it produced."""
+
+    site: cst.CSTNode
+    module: Path
+    facts: list[Any]
+    builds: bool = False  # a constructor call: data is fed later, by other calls
+
+
+class Importer:
+    """Runs the project modules that one root imports, inside the root's interpreter."""
+
+    def __init__(self, project: Project, root: Path) -> None:
+        self.project = project
+        self.root = root
+        self.frames: dict[Path, Frame] = {}
+        self.modules: dict[Path, cst.Module] = {}
+        self.owners: dict[int, Path] = {}  # id(globals frame) -> its file
+        self.entries: list[Entry] = []
+
+    def bind(self, interp: ProjectInterpreter, stmt: cst.Import | cst.ImportFrom, frame: Frame):
+        """The local names a project-local import binds, each to the module's value."""
+        here = self.owner(frame)
+        spec = _spec_of(stmt)
+        if here is None or spec is None:
+            return {}
+        bound: dict[str, Value] = {}
+        for submodule, target in self.project.resolve(here, spec):
+            globals_ = self.execute(interp, target, stmt, here)
+            if globals_ is None:
+                continue
+            if isinstance(stmt, cst.Import):
+                bound.update(_bind_plain(stmt, spec, globals_))
+                continue
+            for alias in stmt.names if not isinstance(stmt.names, cst.ImportStar) else ():
+                name = alias.name.value if isinstance(alias.name, cst.Name) else None
+                local = _local_name(alias)
+                if name is None or local is None:
+                    continue
+                if submodule is not None:
+                    if name == submodule:
+                        bound[local] = namespace(globals_, name)
+                elif (value := globals_.env.get(name)) is not None:
+                    bound.setdefault(local, value)
+        return bound
+
+    def owner(self, frame: Frame) -> Path | None:
+        while frame.outer is not None:
+            frame = frame.outer
+        return self.owners.get(id(frame))
+
+    def execute(
+        self, interp: ProjectInterpreter, path: Path, stmt: cst.CSTNode, here: Path
+    ) -> Frame | None:
+        """The module's globals, running its top level on first use (cycle-safe)."""
+        if path in self.frames:
+            return self.frames[path]
+        module = self.project.module(path)
+        if module is None:
+            return None
+        frame = Frame(outer=None, scope=None, grad=True, modes={})
+        self.frames[path] = frame  # visible while it runs: a cycle sees a partial module
+        self.owners[id(frame)] = path
+        self.modules[path] = module
+        body = [s for s in module.body if not (isinstance(s, cst.If) and _is_main_guard(s.test))]
+        defined = len(interp.functions)
+        saved = interp.statement
+        with interp.entering(stmt if here == self.root else None, path):
+            interp.exec_block(body, frame)
+        interp.statement = saved
+        # Its functions get their own look when that file is a root; not once per importer.
+        for fn in interp.functions[defined:]:
+            interp.analyzed.add(id(fn.node))
+        return frame
+
+
+def _spec_of(stmt: cst.Import | cst.ImportFrom) -> ImportSpec | None:
+    from shapecheck.analysis.imports import dotted
+
+    if isinstance(stmt, cst.Import):
+        return None if len(stmt.names) != 1 else ImportSpec(dotted(stmt.names[0].name), 0)
+    module = dotted(stmt.module) if stmt.module is not None else None
+    if stmt.module is not None and module is None:
+        return None
+    names: tuple[str, ...] = ()
+    if not isinstance(stmt.names, cst.ImportStar):
+        names = tuple(a.name.value for a in stmt.names if isinstance(a.name, cst.Name))
+    return ImportSpec(module, len(stmt.relative), names)
+
+
+def _local_name(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is not None:
+        return alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
+    return alias.name.value if isinstance(alias.name, cst.Name) else None
+
+
+def _bind_plain(stmt: cst.Import, spec: ImportSpec, globals_: Frame) -> dict[str, Value]:
+    """``import pkg.model as m`` binds the module; ``import pkg.model`` binds ``pkg``."""
+    alias = stmt.names[0]
+    parts = (spec.module or "").split(".")
+    if alias.asname is not None:
+        local = _local_name(alias)
+        return {local: namespace(globals_, parts[-1])} if local else {}
+    value: Value = namespace(globals_, parts[-1])
+    for index in range(len(parts) - 1, 0, -1):
+        value = _holder(parts[index - 1], parts[index], value)
+    return {parts[0]: value}
+
+
+_NAMESPACE_NODE = cst.ClassDef(name=cst.Name("module"), body=cst.IndentedBlock([]))
+
+
+def namespace(globals_: Frame, name: str) -> Instance:
+    """A module as a value: attribute access reads its globals."""
+    return Instance(cls=ClassValue(node=_NAMESPACE_NODE, name=name, bases=()), attrs=globals_.env)
+
+
+def _holder(name: str, attr: str, value: Value) -> Instance:
+    cls = ClassValue(node=_NAMESPACE_NODE, name=name, bases=())
+    return Instance(cls=cls, attrs={attr: value})
+
+
+class ProjectInterpreter(Interpreter):
+    """The interpreter, following project imports and noting where the root entered them."""
+
+    def __init__(self, module: cst.Module, importer: Importer) -> None:
+        super().__init__(module, importer=importer)
+        self.importer = importer
+        importer.owners[id(self.globals)] = importer.root
+        importer.modules[importer.root] = module
+        self._depth = 0  # >0 while code of another module runs on behalf of the root
+
+    def entering(self, site: cst.CSTNode | None, path: Path, builds: bool = False) -> _Entering:
+        return _Entering(self, site, path, builds)
+
+    def call_function(
+        self,
+        fn,
+        args: Args,
+        caller: Frame,
+        receiver: Value | None = None,
+        in_forward: bool = False,
+    ) -> Value:
+        importer = self.importer
+        site = args.node
+        callee = importer.owner(fn.closure)
+        if (
+            self._depth
+            or site is None
+            or callee is None
+            or callee == importer.root
+            or importer.owner(caller) != importer.root
+        ):
+            return super().call_function(fn, args, caller, receiver, in_forward)
+        with self.entering(site, callee, builds=fn.node.name.value == "__init__"):
+            return super().call_function(fn, args, caller, receiver, in_forward)
+
+
+class _Entering:
+    """Attribute the facts recorded while another module's code runs to the root's site."""
+
+    __slots__ = ("before", "builds", "interp", "path", "site")
+
+    def __init__(
+        self, interp: ProjectInterpreter, site: cst.CSTNode | None, path: Path, builds: bool
+    ) -> None:
+        self.interp, self.site, self.path, self.builds = interp, site, path, builds
+        self.before: list[int] = []
+
+    def __enter__(self) -> None:
+        self.interp._depth += 1
+        self.before = [len(items) for items in _fact_lists(self.interp.facts)]
+
+    def __exit__(self, *exc: object) -> None:
+        self.interp._depth -= 1
+        if self.site is None or self.interp._depth:
+            return
+        new = [
+            fact
+            for items, start in zip(_fact_lists(self.interp.facts), self.before, strict=True)
+            for fact in items[start:]
+        ]
+        self.interp.importer.entries.append(Entry(self.site, self.path, new, self.builds))
+
+
+def _fact_lists(facts: Facts) -> list[list]:
+    return [value for f in fields(facts) if isinstance(value := getattr(facts, f.name), list)]
+
+
+def analyze_root(module: cst.Module, path: Path, project: Project) -> tuple[Facts, Importer]:
+    """Facts for a root with its project imports followed; silence if too deep to interpret."""
+    from shapecheck.analysis.facts import Facts
+
+    project.adopt(path, module)
+    importer = Importer(project, path)
+    try:
+        return ProjectInterpreter(module, importer).run(), importer
+    except RecursionError:
+        return Facts(), importer
+
+
+def mentions(fact: Any, node: cst.CSTNode, depth: int = 3) -> bool:
+    """Whether a fact refers to ``node``, directly or through the values it holds."""
+    if fact is node:
+        return True
+    if depth == 0 or isinstance(fact, (str, int, float, bool)) or fact is None:
+        return False
+    if isinstance(fact, (list, tuple)):
+        return any(mentions(item, node, depth - 1) for item in fact)
+    if is_dataclass(fact):
+        return any(mentions(getattr(fact, f.name), node, depth - 1) for f in fields(fact))
+    return False
+
+
+def entry_for(importer: Importer, node: cst.CSTNode, path: Path) -> Entry | None:
+    """The root's call that produced the facts about ``node`` (in ``path``), if any.
+
+    Calls that feed data are preferred over constructor calls, and calls straight into
+    ``path`` over calls that reached it through another module.
+    """
+    ranked = sorted(importer.entries, key=lambda e: (e.builds, e.module != path))
+    for entry in ranked:
+        if any(mentions(fact, node) for fact in entry.facts):
+            return entry
+    return None
+
+
+def iter_modules(importer: Importer) -> Iterable[tuple[Path, cst.Module]]:
+    """The root first, then the modules it imported, in the order they ran."""
+    yield importer.root, importer.modules[importer.root]
+    for path, module in importer.modules.items():
+        if path != importer.root:
+            yield path, module

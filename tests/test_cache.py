@@ -1,0 +1,108 @@
+"""The cache: keyed on everything a result depends on; corrupt entries never trusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from shapecheck.rules import all_rules
+
+from shapecheck import parallel, runner
+from shapecheck.cache import Cache
+from shapecheck.parallel import Job, check_project
+
+RULES = tuple(all_rules())
+
+MODEL = """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16{flag})
+
+    def forward(self, x):
+        return self.lstm(x)
+"""
+
+TRAIN = """\
+import torch
+from model import Net
+
+batch_size, seq_len = 4, 10
+net = Net()
+out = net(torch.randn(batch_size, seq_len, 8))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL.format(flag=""))
+    (tmp_path / "train.py").write_text(TRAIN)
+    return tmp_path
+
+
+def _run(root: Path, cache: Cache, rules=RULES) -> list:
+    paths = [root / "model.py", root / "train.py"]
+    jobs = [Job(str(p), str(p), p.read_text(), tuple(rules)) for p in paths]
+    return [f for r in check_project(jobs, 1, cache) for f in r.findings]
+
+
+class _Counting:
+    def __init__(self, monkeypatch) -> None:
+        self.calls = 0
+        real = runner.check_source
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(parallel, "check_source", counted)
+
+
+def test_warm_run_analyses_nothing(project: Path, monkeypatch) -> None:
+    cache = Cache(project / ".shapecheck_cache")
+    counter = _Counting(monkeypatch)
+    cold = _run(project, cache)
+    assert counter.calls == 2 and [f.code for f in cold] == ["SHP102"]
+    assert _run(project, cache) == cold
+    assert counter.calls == 2
+
+
+def test_changing_an_imported_module_invalidates_its_importers(project: Path, monkeypatch) -> None:
+    cache = Cache(project / ".shapecheck_cache")
+    counter = _Counting(monkeypatch)
+    assert [f.code for f in _run(project, cache)] == ["SHP102"]
+    (project / "model.py").write_text(MODEL.format(flag=", batch_first=True"))
+    assert _run(project, cache) == []
+    assert counter.calls == 4  # both roots again: train.py's entry depended on model.py
+
+
+def test_rules_are_part_of_the_key(project: Path) -> None:
+    cache = Cache(project / ".shapecheck_cache")
+    assert _run(project, cache)
+    assert _run(project, cache, [r for r in RULES if r.code != "SHP102"]) == []
+
+
+def test_corrupt_and_stale_entries_are_ignored_and_rewritten(project: Path, monkeypatch) -> None:
+    folder = project / ".shapecheck_cache"
+    cache = Cache(folder)
+    expected = _run(project, cache)
+    entries = sorted(p for p in folder.rglob("*.json") if p.name != "imports.json")
+    assert len(entries) == 2
+    (folder / "imports.json").write_text('{"version": 1, "specs": [')
+    entries[0].write_text("{not json")
+    entries[1].write_text(entries[1].read_text().replace('"version": "', '"version": "0.0.0-'))
+    counter = _Counting(monkeypatch)
+    assert _run(project, cache) == expected
+    assert counter.calls == 2
+    assert _run(project, cache) == expected
+    assert counter.calls == 2  # rewritten: trusted again
+
+
+def test_an_unwritable_cache_only_costs_time(project: Path) -> None:
+    blocker = project / "blocked"
+    blocker.write_text("a file where the cache folder should be")
+    assert [f.code for f in _run(project, Cache(blocker / "cache"))] == ["SHP102"]

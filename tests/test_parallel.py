@@ -1,0 +1,70 @@
+"""Findings do not depend on -j, on the cache, or on the order files are given in."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from shapecheck.rules import all_rules
+
+from shapecheck import parallel
+from shapecheck.cache import Cache, finding_to_json
+from shapecheck.parallel import Job, check_project
+from tests.helpers import FIXTURES, run_cli
+
+RULES = tuple(all_rules())
+FILES = sorted(p for p in FIXTURES.rglob("*.py") if "fixes" not in p.parts)
+
+
+def _jobs(paths: list[Path]) -> list[Job]:
+    return [Job(str(p), str(p), p.read_text(encoding="utf-8"), RULES) for p in paths]
+
+
+def _canonical(results) -> list[str]:
+    """Every finding, fixes and evidence included, as sorted JSON lines."""
+    findings = [f for r in results for f in r.findings]
+    return sorted(json.dumps(finding_to_json(f), sort_keys=True) for f in findings)
+
+
+def test_same_findings_with_workers_cache_and_any_order(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)  # the pool, even for few files
+    baseline = _canonical(check_project(_jobs(FILES), workers=1))
+    assert len(baseline) > 40
+    assert _canonical(check_project(_jobs(FILES), workers=2)) == baseline
+    shuffled = FILES[:]
+    random.Random(7).shuffle(shuffled)
+    assert _canonical(check_project(_jobs(shuffled), workers=2)) == baseline
+    cache = Cache(tmp_path / "cache")
+    cold = check_project(_jobs(shuffled), workers=2, cache=cache)
+    warm = check_project(_jobs(list(reversed(FILES))), workers=1, cache=cache)
+    assert _canonical(cold) == _canonical(warm) == baseline
+
+
+def test_results_come_back_in_the_order_of_the_jobs(monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)
+    shuffled = FILES[:]
+    random.Random(3).shuffle(shuffled)
+    results = check_project(_jobs(shuffled), workers=2)
+    assert [r.name for r in results] == [str(p) for p in shuffled]
+
+
+def test_command_line_output_is_identical_with_and_without_jobs(tmp_path: Path) -> None:
+    def run(*extra: str) -> str:
+        result = run_cli(
+            "check", "--isolated", "--output-format", "json", "--exit-zero", *extra,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    target = str(FIXTURES)
+    single = run("-j", "1", "--no-cache", target)
+    assert json.loads(single)
+    assert run("-j", "2", "--no-cache", target) == single
+    assert run(target) == single  # cold cache
+    assert (tmp_path / ".shapecheck_cache").is_dir()
+    assert run(target) == single  # warm cache
+    named = sorted(str(p) for p in (FIXTURES / "projects").rglob("*.py"))
+    forward = run("--no-cache", *named)
+    assert run("--no-cache", *reversed(named)) == forward

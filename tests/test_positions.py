@@ -1,0 +1,66 @@
+"""Our positions and parents equal libcst's PositionProvider and ParentNodeProvider."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from shapecheck.positions import Positions, parents
+from tests.helpers import FIXTURES
+
+
+def _torch_sources() -> list[Path]:
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return []
+    root = Path(spec.origin).parent
+    return sorted((root / "nn" / "modules").glob("*.py")) + sorted((root / "optim").glob("*.py"))
+
+
+def _compare(text: str) -> int:
+    module = cst.parse_module(text)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    expected = wrapper.resolve(PositionProvider)
+    ours = Positions(module)
+    assert len(ours) == len(expected)
+    for node, where in expected.items():
+        assert ours[node] == where, (type(node).__name__, where, ours[node])
+    assert parents(module) == dict(wrapper.resolve(ParentNodeProvider))
+    return len(expected)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.rglob("*.py")), ids=lambda p: str(p.relative_to(FIXTURES))
+)
+def test_same_as_libcst_on_fixtures(path: Path) -> None:
+    assert _compare(path.read_text(encoding="utf-8")) > 0
+
+
+def test_same_as_libcst_on_torch_sources() -> None:
+    sources = _torch_sources()
+    if not sources:
+        pytest.skip("torch is not installed")
+    assert sum(_compare(p.read_text(encoding="utf-8")) for p in sources) > 10_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n",
+        "x = 1",  # no final newline
+        "x = 1\r\ny = (2,\r\n     3)\r\n",  # CRLF
+        "x = 1\ry = 2\r",  # CR only
+        "if x:\n\tpass\n",  # tabs
+        "s = '''a\nb\n'''  # c\n",  # a token with line breaks inside
+        "@dec\nclass A(B, metaclass=M):\n    def f(self, *a, **k) -> int: return 1\n",
+        "with (a as b, c):\n    y = [i async for i in z]\n",
+        "f'{x!r:>{w}}'\n",
+    ],
+)
+def test_same_as_libcst_on_edge_cases(text: str) -> None:
+    _compare(text)

@@ -1,0 +1,184 @@
+"""Cross-module analysis: a project split into model, data and train modules."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from shapecheck.rules import all_rules
+
+from shapecheck.parallel import Job, check_project
+from shapecheck.project import Project, import_specs
+from tests.helpers import EXPECT, FIXTURES, expectations, run_cli
+
+PROJECTS = FIXTURES / "projects"
+LAYOUTS = sorted(p for p in PROJECTS.iterdir() if p.is_dir() and p.name != "onefile")
+RULES = tuple(r for r in all_rules() if r.default_enabled)
+
+
+def _check(paths: list[Path], workers: int = 1) -> list:
+    jobs = [Job(str(p), str(p), p.read_text(encoding="utf-8"), RULES) for p in paths]
+    return [f for result in check_project(jobs, workers) for f in result.findings]
+
+
+def _files(project: Path) -> list[Path]:
+    return sorted(project.rglob("*.py"))
+
+
+@pytest.mark.parametrize("project", LAYOUTS, ids=lambda p: p.name)
+def test_project_findings_match_markers_in_every_file(project: Path) -> None:
+    files = _files(project)
+    wanted = {
+        (str(p), row, code)
+        for p in files
+        for row, code in expectations(p.read_text(encoding="utf-8"))
+    }
+    found = {(f.filename, f.location.row, f.code) for f in _check(files)}
+    assert found == wanted
+    if project.name.startswith("silent_"):
+        assert not found
+    else:
+        assert wanted
+
+
+@pytest.mark.parametrize("project", LAYOUTS, ids=lambda p: p.name)
+def test_one_file_twin_gives_the_same_findings(project: Path) -> None:
+    """Same codes on the same statements as the project's one-file version."""
+    twin = PROJECTS / "onefile" / f"{project.name}.py"
+
+    def flagged(findings) -> list[tuple[str, str]]:
+        out = []
+        for f in findings:
+            line = Path(f.filename).read_text(encoding="utf-8").splitlines()[f.location.row - 1]
+            out.append((f.code, EXPECT.sub("", line).strip()))
+        return sorted(out)
+
+    assert flagged(_check(_files(project))) == flagged(_check([twin]))
+
+
+def test_findings_in_another_file_name_the_file_and_line_that_fed_them() -> None:
+    project = PROJECTS / "forecaster"
+    findings = _check(_files(project))
+    (batch_first,) = [f for f in findings if f.code == "SHP102"]
+    assert batch_first.filename.endswith("forecast/model.py")  # where the fix goes
+    train = project / "forecast" / "train.py"
+    row = next(
+        n
+        for n, line in enumerate(train.read_text().splitlines(), 1)
+        if "model(xb)" in line and "mse" in line
+    )
+    assert batch_first.message.endswith(f"(fed from {train}:{row})")
+    # The fix is in model.py, where the finding is: batch_first=True on the constructor.
+    assert batch_first.fix is not None and "batch_first=True" in batch_first.fix.edits[0].content
+
+
+def test_lines_in_another_file_say_which_file() -> None:
+    findings = _check(_files(PROJECTS / "tagger"))
+    (permute,) = [f for f in findings if f.code == "SHP101"]
+    assert permute.filename.endswith("evaluate.py")
+    assert re.search(r"at line \d+ of \S*tagger/model\.py", permute.message)
+
+
+def test_single_named_file_still_reads_its_imports() -> None:
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--output-format", "concise",
+        "fixtures/projects/tagger/train.py",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "fixtures/projects/tagger/model.py:15:16: SHP107" in result.stdout
+
+
+def test_stdin_filename_reads_the_imports_of_the_file_it_names() -> None:
+    path = PROJECTS / "tagger" / "evaluate.py"
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--output-format", "concise", "-",
+        "--stdin-filename", str(path.relative_to(FIXTURES.parent)),
+        stdin=path.read_text(encoding="utf-8"),
+    )  # fmt: skip
+    assert "evaluate.py:8:5: SHP101" in result.stdout
+    assert "of fixtures/projects/tagger/model.py" in result.stdout
+
+
+def _write(root: Path, files: dict[str, str]) -> list[Path]:
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    out = []
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        out.append(path)
+    return out
+
+
+MODEL = """\
+import torch.nn as nn
+from .train import STEPS  # a cycle: train imports this module too
+
+
+class Net(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.rnn = nn.RNN(n, 16)
+
+    def forward(self, x):
+        return self.rnn(x)
+"""
+
+TRAIN = """\
+import torch
+from . import model
+from .model import Net
+
+STEPS = 3
+net = model.Net(8)
+x = torch.randn(4, 10, 8).permute(0, 2, 1)
+net(x)
+"""
+
+
+def test_import_cycles_terminate_and_namespaces_resolve(tmp_path: Path) -> None:
+    files = _write(tmp_path, {"pkg/__init__.py": "", "pkg/model.py": MODEL, "pkg/train.py": TRAIN})
+    findings = _check(files)
+    assert [(Path(f.filename).name, f.code) for f in findings] == [("train.py", "SHP101")]
+
+
+def test_modules_outside_the_project_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "model.py").write_text(MODEL.replace("from .train import STEPS", ""))
+    inside = tmp_path / "proj"
+    inside.mkdir()
+    (files,) = _write(inside, {"train.py": "import sys\nfrom model import Net\n"})
+    project = Project()
+    assert project.imports(files.resolve()) == []
+
+
+def test_main_guard_of_an_imported_module_does_not_run(tmp_path: Path) -> None:
+    model = MODEL.replace("from .train import STEPS", "") + (
+        "\n\nif __name__ == '__main__':\n    import torch\n    Net(8)(torch.randn(2, 3, 5))\n"
+    )
+    files = _write(tmp_path, {"model.py": model, "train.py": "from model import Net\nNet(8)\n"})
+    findings = _check([files[1]])
+    assert findings == []  # the guarded demo in model.py is model.py's own business
+    assert [f.code for f in _check([files[0]])] == ["SHP104"]
+
+
+def test_import_specs_see_every_form() -> None:
+    specs = import_specs("import a.b as c\nfrom . import d\nfrom ..e import (f,\n g)\n")
+    assert [(s.module, s.level, s.names) for s in specs] == [
+        ("a.b", 0, ()),
+        (None, 1, ("d",)),
+        ("e", 2, ("f", "g")),
+    ]
+
+
+def test_a_failure_while_following_imports_keeps_the_files_own_findings(monkeypatch) -> None:
+    from shapecheck import project as project_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    path = PROJECTS / "forecaster" / "forecast" / "train.py"
+    monkeypatch.setattr(project_module.Importer, "bind", broken)
+    assert [(f.code, f.location.row) for f in _check([path])] == [("SHP201", 25)]
