@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from shapecheck.analysis import layers, layout, transfer
+from shapecheck.analysis import layers, layout, losses, packing, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -75,6 +75,11 @@ from shapecheck.analysis.vocabulary import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+# Losses and packed sequences keep their own tables; they build on transfer's helpers,
+# so they are merged here, where the table is read.
+transfer.FUNCTIONS.update(losses.FUNCTIONS)
+transfer.FUNCTIONS.update(packing.FUNCTIONS)
 
 # Calls nest at most this deep; deeper ones return UNKNOWN. Real scripts stay far below.
 MAX_CALL_DEPTH = 12
@@ -637,6 +642,8 @@ class Interpreter:
         return UNKNOWN
 
     def _note_qualified_call(self, name: str, args: Args, node: cst.Call) -> None:
+        losses.note(self.facts, name, args, node)
+        packing.note(self.facts, name, args, node)
         if name in TORCH_SEEDS:
             self._seed(node, "torch")
         elif name in NUMPY_SEEDS:
@@ -867,7 +874,7 @@ class Interpreter:
     ) -> Value:
         """``net(x)``: record the forward pass, then run ``Net.forward``."""
         if node is not None and not frame.in_forward:
-            self._record_forward(f"#{id(instance)}", node, frame)
+            self._record_forward(f"#{id(instance)}", node, frame, instance)
         method = instance.cls.lookup("__call__") or instance.cls.lookup("forward")
         if method is None:
             return UNKNOWN
@@ -890,7 +897,7 @@ class Interpreter:
             return self._fold(layer, args, frame, node)
         if node is not None:
             if not frame.in_forward:
-                self._record_forward(f"#{id(layer)}", node, frame)
+                self._record_forward(f"#{id(layer)}", node, frame, layer)
             if layer.recurrent is not None:
                 hidden = args.get(1, "hx")
                 verdict = None
@@ -902,12 +909,13 @@ class Interpreter:
                     )
                 )
             self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
+            losses.note(self.facts, layer.kind, args, node)
         return layers.apply(layer, args)
 
     def _fold(self, sequential: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
         """``nn.Sequential(a, b, c)(x)`` is ``c(b(a(x)))``, user modules included."""
         if node is not None and not frame.in_forward:
-            self._record_forward(f"#{id(sequential)}", node, frame)
+            self._record_forward(f"#{id(sequential)}", node, frame, sequential)
         value: Value = args.get(0, "input") or UNKNOWN
         for child in sequential.children:
             value = self.call_value(
@@ -915,12 +923,22 @@ class Interpreter:
             )
         return value
 
-    def _record_forward(self, key: str, node: cst.Call, frame: Frame) -> None:
+    def _record_forward(
+        self, key: str, node: cst.Call, frame: Frame, module: Value | None = None
+    ) -> None:
         mode = frame.modes.get(key)
         eval_at = mode[1] if mode is not None and mode[0] == "eval" else None
+        if any(i is module or i is frame.receiver for i in self.instances.values()):
+            module = None  # built for a standalone look at a method: its mode is the caller's
         self.facts.forward_calls.append(
             ForwardCall(
-                node=node, mode_key=key, eval_at=eval_at, grad_enabled=frame.grad, scope=frame.scope
+                node=node,
+                mode_key=key,
+                eval_at=eval_at,
+                grad_enabled=frame.grad,
+                scope=frame.scope,
+                mode=mode[0] if mode is not None else "train",
+                module=module,
             )
         )
 

@@ -1,0 +1,3 @@
+"""Training loops: recurrent state carried from one iteration to the next."""
+
+from __future__ import annotations

@@ -1,0 +1,139 @@
+"""Checkers for the training-loop claims: packing, losses, detached state, eval mode.
+
+Each builds its situation from the finding's evidence with distinct sizes (see
+:mod:`shapecheck.verify.sizes`), runs the user's variant and the fixed one, and
+returns an :class:`~shapecheck.verify.claims.Outcome`. The reference functions
+below carry jaxtyping annotations that state the layouts torch expects; beartype
+checks them on every call. Nothing from the user's file is imported or run.
+"""
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from beartype import beartype
+from jaxtyping import Float, Int, jaxtyped
+from torch import Tensor
+
+from shapecheck.verify.claims import Checker, NotCheckable, Outcome, Run, _attempt
+from shapecheck.verify.sizes import Sizes
+
+Evidence = dict[str, Any]
+
+
+# ---------------------------------------------------------------- reference code
+
+
+@jaxtyped(typechecker=beartype)
+def per_step_cross_entropy(
+    logits: Float[Tensor, "batch classes seq"],  # noqa: F722
+    target: Int[Tensor, "batch seq"],  # noqa: F722
+) -> Float[Tensor, ""]:  # noqa: F722
+    """Cross-entropy over every time step: the classes sit at dim 1."""
+    return F.cross_entropy(logits, target)
+
+
+@jaxtyped(typechecker=beartype)
+def regression_loss(
+    prediction: Float[Tensor, "*shape"],  # noqa: F722
+    target: Float[Tensor, "*shape"],  # noqa: F722
+) -> Float[Tensor, ""]:  # noqa: F722
+    """Mean squared error on equal shapes: no broadcasting."""
+    return F.mse_loss(prediction, target)
+
+
+# ---------------------------------------------------------------- cross-entropy layout
+
+
+def _matching(dim: Evidence, known: Sequence[Evidence], sized: Sequence[int]) -> int | None:
+    """The size of the logits' dim that ``dim`` is, by name or literal size."""
+    for other, size in zip(known, sized, strict=True):
+        if (dim.get("name") and dim.get("name") == other.get("name")) or (
+            isinstance(dim.get("size"), int) and dim.get("size") == other.get("size")
+        ):
+            return size
+    return None
+
+
+@beartype
+def class_dim(run: Run, evidence: Evidence) -> Outcome:
+    """Per-step logits with the classes last: the loss raises, the permute pairs right."""
+    shape = evidence.get("shape")
+    if not shape or len(shape) != 3:
+        raise NotCheckable("the logits are not a 3-d tensor of known shape")
+    sizes = Sizes()
+    dims = [sizes.of(dim, role) for dim, role in zip(shape, ("d0", "d1", "classes"), strict=True)]
+    target_json = evidence.get("target") or shape[:2]
+    target_dims = [_matching(dim, shape, dims) for dim in target_json]
+    if None in target_dims or len(target_dims) != 2:
+        raise NotCheckable("the target's dims do not match the logits'")
+    classes = dims[2]
+    # Index-encoded: each step's target is a class, and its logits peak at that class.
+    target = torch.randint(0, classes, tuple(target_dims), device=run.device)
+    order = evidence.get("suggested_order") or [0, 2, 1]
+    aligned = target if order == [0, 2, 1] else target.transpose(0, 1)
+    one_hot = F.one_hot(aligned, classes).float() * 20.0  # (d0, d1, classes)
+    loss_fn = F.cross_entropy if evidence.get("loss", "").lower().startswith("cross") else None
+
+    def loss(logits: Tensor) -> Tensor:
+        if loss_fn is None:
+            return F.nll_loss(F.log_softmax(logits, dim=1), target)
+        return loss_fn(logits, target)
+
+    failure = _attempt(lambda: loss(one_hot))
+    fixed = one_hot.permute(*order)
+    fix_failure = _attempt(lambda: per_step_cross_entropy(fixed, target))
+    fix_passed = fix_failure is None and float(per_step_cross_entropy(fixed, target)) < 1e-3
+    where = f"logits {tuple(dims)} and target {tuple(target_dims)} [{sizes.bindings()}]"
+    if failure is not None:
+        return Outcome(True, f"{failure} [{where}]", fix_passed)
+    paired = float(loss(one_hot))
+    if paired > 1e-3:  # ran, but the tokens were paired with the wrong logits
+        detail = f"{where} ran and paired the wrong tokens: loss {paired:.2f}"
+        return Outcome(True, detail, fix_passed)
+    return Outcome(False, f"{where} paired every token with its own logits", fix_passed)
+
+
+# ---------------------------------------------------------------- regression broadcasting
+
+
+@beartype
+def broadcast(run: Run, evidence: Evidence) -> Outcome:
+    """Prediction and target of different shapes broadcast to a larger difference."""
+    prediction, target = evidence.get("prediction"), evidence.get("target")
+    if not prediction or not target:
+        raise NotCheckable("the shapes of prediction and target are not both known")
+    sizes = Sizes()
+
+    def sized(dims: Sequence[Evidence]) -> tuple[int, ...]:
+        return tuple(1 if d.get("size") == 1 else sizes.of({**d, "role": None}) for d in dims)
+
+    p = torch.randn(*sized(prediction), device=run.device)
+    t = torch.randn(*sized(target), device=run.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's "Using a target size..."
+        try:
+            difference = torch.broadcast_shapes(p.shape, t.shape)
+        except RuntimeError as error:
+            return Outcome(False, f"the shapes do not broadcast: {error}")
+        user = float(F.mse_loss(p, t))
+    squeeze = evidence.get("squeeze")
+    fixed_p = p.squeeze(-1) if squeeze == "input" else p
+    fixed_t = t.squeeze(-1) if squeeze == "target" else t
+    fix_passed = _attempt(lambda: regression_loss(fixed_p, fixed_t)) is None
+    fixed = float(F.mse_loss(fixed_p, fixed_t)) if fix_passed else None
+    where = f"prediction {tuple(p.shape)} and target {tuple(t.shape)}"
+    grown = difference not in (p.shape, t.shape)
+    differs = fixed is not None and abs(fixed - user) > 1e-6
+    detail = f"{where} broadcast to a {tuple(difference)} difference; loss {user:.4f}" + (
+        f" against {fixed:.4f} with the fix" if fixed is not None else ""
+    )
+    return Outcome(grown and (differs or fixed is None), detail, fix_passed)
+
+
+CHECKERS: dict[str, Checker] = {
+    "class-dim": class_dim,
+    "broadcast": broadcast,
+}
