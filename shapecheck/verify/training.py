@@ -114,17 +114,17 @@ def broadcast(run: Run, evidence: Evidence) -> Outcome:
     t = torch.randn(*sized(target), device=run.device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torch's "Using a target size..."
-        try:
-            difference = torch.broadcast_shapes(p.shape, t.shape)
-        except RuntimeError as error:
-            return Outcome(False, f"the shapes do not broadcast: {error}")
-        user = float(F.mse_loss(p, t))
+        failure = _attempt(lambda: F.mse_loss(p, t))
+        user = float(F.mse_loss(p, t)) if failure is None else None
     squeeze = evidence.get("squeeze")
     fixed_p = p.squeeze(-1) if squeeze == "input" else p
     fixed_t = t.squeeze(-1) if squeeze == "target" else t
     fix_passed = _attempt(lambda: regression_loss(fixed_p, fixed_t)) is None
     fixed = float(F.mse_loss(fixed_p, fixed_t)) if fix_passed else None
     where = f"prediction {tuple(p.shape)} and target {tuple(t.shape)}"
+    if user is None:  # distinct sizes cannot line up: the user's shapes raise
+        return Outcome(True, f"{failure} [{where}]", fix_passed)
+    difference = torch.broadcast_shapes(p.shape, t.shape)
     grown = difference not in (p.shape, t.shape)
     differs = fixed is not None and abs(fixed - user) > 1e-6
     detail = f"{where} broadcast to a {tuple(difference)} difference; loss {user:.4f}" + (
