@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from shapecheck.analysis import layers, layout, losses, packing, transfer
+from shapecheck.analysis import layers, layout, loops, losses, packing, transfer
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -229,6 +229,7 @@ class Interpreter:
         before = frame.snapshot()
         enter()
         self.exec_block(node.body, frame)
+        loops.observe(self.facts.carried_states, node, before[0], frame.env)
         if self._carries_state(before, frame):
             # Second pass from the loop head's state: entry joined with one iteration.
             frame.join_with(before)

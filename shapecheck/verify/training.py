@@ -17,6 +17,7 @@ from beartype import beartype
 from jaxtyping import Float, Int, jaxtyped
 from torch import Tensor
 
+from shapecheck.reference import ReferenceModel
 from shapecheck.verify.claims import Checker, NotCheckable, Outcome, Run, _attempt
 from shapecheck.verify.sizes import Sizes
 
@@ -133,7 +134,77 @@ def broadcast(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(grown and (differs or fixed is None), detail, fix_passed)
 
 
+# ---------------------------------------------------------------- state carried across batches
+
+
+@beartype
+def graph_size(loss: Tensor) -> int:
+    """How many autograd nodes a backward from ``loss`` would visit."""
+    seen: set[int] = set()
+    stack = [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(next_fn for next_fn, _ in node.next_functions)
+    return len(seen)
+
+
+@beartype
+def carried_steps(
+    model: ReferenceModel,
+    chunks: Sequence[Float[Tensor, "seq batch feature"]],  # noqa: F722
+    *,
+    detach: bool,
+    retain_graph: bool = False,
+) -> list[int]:
+    """The reference training loop: the state carried from chunk to chunk, as in the
+    user's loop (``detach=False``) or the fixed one. Returns each step's graph size."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    state = None
+    sizes = []
+    for chunk in chunks:
+        if detach and state is not None:
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        logits, state = model(chunk, state)
+        loss = logits.pow(2).mean()
+        sizes.append(graph_size(loss))
+        optimizer.zero_grad()
+        loss.backward(retain_graph=retain_graph)
+        optimizer.step()
+    return sizes
+
+
+@beartype
+def carried_state(run: Run, evidence: Evidence) -> Outcome:
+    """Without a detach, the second backward reaches the first, freed graph."""
+    sizes = Sizes()
+    seq, batch, feature = sizes.of(None, "seq"), sizes.of(None, "batch"), sizes.of(None, "f")
+    kind = "LSTM" if evidence.get("lstm") else "GRU"
+    model = ReferenceModel(feature, sizes.of(None, "hidden"), 2, kind=kind).to(run.device)
+    chunks = [torch.randn(seq, batch, feature, device=run.device) for _ in range(3)]
+    retain = bool(evidence.get("retain_graph"))
+    with torch.enable_grad():
+        fixed: list[int] = []
+        fix_passed = (
+            _attempt(lambda: fixed.extend(carried_steps(model, chunks, detach=True))) is None
+        )
+        user: list[int] = []
+        failure = _attempt(
+            lambda: user.extend(carried_steps(model, chunks, detach=False, retain_graph=retain))
+        )
+    where = f"{kind} state over 3 chunks [{sizes.bindings()}]"
+    if failure is not None:
+        return Outcome(True, f"{failure} [{where}]", fix_passed)
+    if retain and len(user) == 3 and user[-1] > user[0]:
+        detail = f"with retain_graph=True the graph grew {user} nodes; detached: {fixed}"
+        return Outcome(True, f"{detail} [{where}]", fix_passed)
+    return Outcome(False, f"three steps ran without detaching, graphs {user} [{where}]", fix_passed)
+
+
 CHECKERS: dict[str, Checker] = {
+    "carried-state": carried_state,
     "class-dim": class_dim,
     "broadcast": broadcast,
 }
