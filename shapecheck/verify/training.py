@@ -203,7 +203,49 @@ def carried_state(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(False, f"three steps ran without detaching, graphs {user} [{where}]", fix_passed)
 
 
+# ---------------------------------------------------------------- inference in training mode
+
+
+class DropoutModel(torch.nn.Module):
+    """A stacked LSTM with dropout between its layers and before its head."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(input_size, hidden_size, num_layers=2, dropout=0.5)
+        self.drop = torch.nn.Dropout(0.5)
+        self.head = torch.nn.Linear(hidden_size, output_size)
+
+    @jaxtyped(typechecker=beartype)
+    def forward(
+        self,
+        x: Float[Tensor, "seq batch feature"],  # noqa: F722
+    ) -> Float[Tensor, "seq batch vocab"]:  # noqa: F722
+        out, _ = self.rnn(x)
+        return self.head(self.drop(out))
+
+
+@beartype
+def train_mode_inference(run: Run, evidence: Evidence) -> Outcome:
+    """Two passes in train mode differ (dropout); in eval mode they agree."""
+    sizes = Sizes()
+    seq, batch, feature = sizes.of(None, "seq"), sizes.of(None, "batch"), sizes.of(None, "f")
+    model = DropoutModel(feature, sizes.of(None, "hidden"), sizes.of(None, "vocab"))
+    model = model.to(run.device)
+    x = torch.randn(seq, batch, feature, device=run.device)
+    with torch.no_grad():
+        model.train()
+        noisy = not torch.equal(model(x), model(x))
+        model.eval()
+        steady = torch.equal(model(x), model(x))
+    detail = (
+        f"{evidence.get('dropout', 'dropout')}: two train-mode passes on one input "
+        f"{'differ' if noisy else 'agree'}; in eval mode they {'agree' if steady else 'differ'}"
+    )
+    return Outcome(noisy and steady, f"{detail} [{sizes.bindings()}]")
+
+
 CHECKERS: dict[str, Checker] = {
+    "train-mode-inference": train_mode_inference,
     "carried-state": carried_state,
     "class-dim": class_dim,
     "broadcast": broadcast,
