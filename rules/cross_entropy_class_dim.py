@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules._losses import loss_calls, loss_label, with_method
+from rules._edits import with_method
+from rules._losses import loss_calls, loss_label
 from shapecheck import describe
 from shapecheck.analysis.shapes import Role
 from shapecheck.analysis.values import Tensor

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from beartype import beartype
 from jaxtyping import Float, Int, jaxtyped
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from shapecheck.reference import ReferenceModel
 from shapecheck.verify.claims import Checker, NotCheckable, Outcome, Run, _attempt
@@ -244,7 +245,111 @@ def train_mode_inference(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(noisy and steady, f"{detail} [{sizes.bindings()}]")
 
 
+# ---------------------------------------------------------------- packed sequences
+
+
+@jaxtyped(typechecker=beartype)
+def pack_batch(
+    padded: Float[Tensor, "batch seq feature"],  # noqa: F722
+    lengths: Int[Tensor, "batch"],  # noqa: F821
+    *,
+    batch_first: bool = True,
+    enforce_sorted: bool = True,
+) -> PackedSequence:
+    """``pack_padded_sequence`` on a batch-major batch: lengths on the CPU, one per sequence."""
+    return pack_padded_sequence(
+        padded, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted
+    )
+
+
+def _unsorted_lengths(batch: int, seq: int) -> Tensor:
+    """Distinct lengths up to ``seq``, shortest first: never in decreasing order."""
+    return torch.linspace(1, seq, batch).long()
+
+
+@beartype
+def pack_unsorted(run: Run, evidence: Evidence) -> Outcome:
+    """``enforce_sorted=True`` on a batch whose lengths are not decreasing raises."""
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    padded = torch.randn(batch, seq, feature, device=run.device)
+    lengths = _unsorted_lengths(batch, seq)
+    failure = _attempt(lambda: pack_batch(padded, lengths))
+    fix_passed = _attempt(lambda: pack_batch(padded, lengths, enforce_sorted=False)) is None
+    where = f"lengths {lengths.tolist()} [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} packed with enforce_sorted=True", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
+@beartype
+def cuda_lengths(run: Run, evidence: Evidence) -> Outcome:
+    """Lengths on a CUDA device raise; on the CPU they pack."""
+    if run.device.type != "cuda":
+        return Outcome(None, f"not checkable on {run.device.type}: it needs a CUDA device")
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    padded = torch.randn(batch, seq, feature, device=run.device)
+    lengths = _unsorted_lengths(batch, seq).to(run.device)
+    failure = _attempt(lambda: pack_batch(padded, lengths, enforce_sorted=False))
+    fixed = lengths.cpu()
+    fix_passed = _attempt(lambda: pack_batch(padded, fixed, enforce_sorted=False)) is None
+    if failure is None:
+        return Outcome(False, "lengths on CUDA were packed", fix_passed)
+    return Outcome(True, f"{failure} [{sizes.bindings()}]", fix_passed)
+
+
+@beartype
+def pack_batch_first(run: Run, evidence: Evidence) -> Outcome:
+    """Packing with the wrong ``batch_first`` reads the time steps as the batch."""
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    data_batch_first = bool(evidence.get("suggested_batch_first"))
+    shape = (batch, seq, feature) if data_batch_first else (seq, batch, feature)
+    padded = torch.randn(*shape, device=run.device)
+    lengths = _unsorted_lengths(batch, seq)
+
+    def pack(flag: bool) -> PackedSequence:
+        packed = pack_padded_sequence(padded, lengths, batch_first=flag, enforce_sorted=False)
+        _, out_lengths = pad_packed_sequence(packed, batch_first=flag)
+        if not torch.equal(out_lengths, lengths):
+            raise ValueError(f"unpacked lengths {out_lengths.tolist()} != {lengths.tolist()}")
+        return packed
+
+    failure = _attempt(lambda: pack(not data_batch_first))
+    fix_passed = _attempt(lambda: pack(data_batch_first)) is None
+    where = f"padded {shape}, lengths {lengths.tolist()} [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} packed as the user's flag says", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
+@beartype
+def packed_as_tensor(run: Run, evidence: Evidence) -> Outcome:
+    """A layer given a recurrent layer's PackedSequence output raises."""
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    hidden = sizes.of(None, "hidden")
+    lstm = torch.nn.LSTM(feature, hidden, batch_first=True).to(run.device)
+    head = torch.nn.Linear(hidden, sizes.of(None, "out")).to(run.device)
+    packed = pack_batch(
+        torch.randn(batch, seq, feature, device=run.device),
+        _unsorted_lengths(batch, seq),
+        enforce_sorted=False,
+    )
+    with torch.no_grad():
+        output, _ = lstm(packed)
+        failure = _attempt(lambda: head(output))
+    if failure is None:
+        return Outcome(False, "a Linear took the PackedSequence")
+    return Outcome(True, f"{failure} [{sizes.bindings()}]")
+
+
 CHECKERS: dict[str, Checker] = {
+    "pack-unsorted": pack_unsorted,
+    "cuda-lengths": cuda_lengths,
+    "pack-batch-first": pack_batch_first,
+    "packed-as-tensor": packed_as_tensor,
     "train-mode-inference": train_mode_inference,
     "carried-state": carried_state,
     "class-dim": class_dim,
