@@ -98,6 +98,25 @@ def class_dim(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(False, f"{where} paired every token with its own logits", fix_passed)
 
 
+@beartype
+def class_target(run: Run, evidence: Evidence) -> Outcome:
+    """A class-index target with a trailing 1 raises; squeezed, it is what the loss wants."""
+    shape, target_json = evidence.get("shape"), evidence.get("target")
+    if not shape or not target_json or len(target_json) != len(shape):
+        raise NotCheckable("the shapes of logits and target are not both known")
+    sizes = Sizes()
+    dims = [sizes.of(dim, "classes" if i == 1 else None) for i, dim in enumerate(shape)]
+    logits = torch.randn(*dims, device=run.device)
+    kept = [dims[0], *dims[2:]]
+    target = torch.randint(0, dims[1], (*kept, 1), device=run.device)
+    failure = _attempt(lambda: F.cross_entropy(logits, target))
+    fix_passed = _attempt(lambda: F.cross_entropy(logits, target.squeeze(-1))) is None
+    where = f"logits {tuple(dims)}, target {tuple(target.shape)} [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} ran", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
 # ---------------------------------------------------------------- regression broadcasting
 
 
@@ -353,5 +372,6 @@ CHECKERS: dict[str, Checker] = {
     "train-mode-inference": train_mode_inference,
     "carried-state": carried_state,
     "class-dim": class_dim,
+    "class-target": class_target,
     "broadcast": broadcast,
 }
