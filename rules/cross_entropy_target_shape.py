@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from rules._edits import with_method
-from rules._losses import loss_calls, loss_label
 from shapecheck import describe
 from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+from ._edits import with_method
+from ._losses import loss_calls, loss_label
 
 
 class CrossEntropyTargetShape(Rule):

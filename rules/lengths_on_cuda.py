@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from rules._edits import with_method
-from rules._packing import pack_calls
 from shapecheck.analysis.values import Device, Opaque, Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+from ._edits import with_method
+from ._packing import pack_calls
 
 
 class LengthsOnCuda(Rule):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules._edits import with_method
-from rules._losses import loss_calls, loss_label
 from shapecheck import describe
 from shapecheck.analysis.shapes import Shape
 from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+from ._edits import with_method
+from ._losses import loss_calls, loss_label
 
 
 class LossBroadcast(Rule):

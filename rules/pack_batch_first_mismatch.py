@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from rules._edits import with_keyword
-from rules._packing import pack_calls
 from shapecheck import describe
 from shapecheck.analysis.shapes import Role
 from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+from ._edits import with_keyword
+from ._packing import pack_calls
 
 
 class PackBatchFirstMismatch(Rule):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules._edits import with_keyword
-from rules._packing import identifiers, pack_calls
 from shapecheck.analysis.values import Seq
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
+
+from ._edits import with_keyword
+from ._packing import identifiers, pack_calls
 
 # Spellings that may sort a batch by length somewhere: sort, sorted, argsort,
 # sort_values, sort_within_batch, SortedSampler, bucket iterators and samplers.
