@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from shapecheck.analysis.indexing import IndexPart
+    from shapecheck.analysis.loops import CarriedState
+    from shapecheck.analysis.losses import LossCall
+    from shapecheck.analysis.packing import PackCall
     from shapecheck.analysis.shapes import Dim
     from shapecheck.analysis.transfer import Args
 
@@ -52,6 +55,10 @@ class ForwardCall:
     )  # the .eval() that put it in eval mode, if it is in one
     grad_enabled: bool | None
     scope: cst.CSTNode | None = field(repr=False)
+    # "train" (set, or never changed), "eval" or "unknown"; and the model itself, where
+    # the interpreter built it from a constructor call the script makes.
+    mode: str = "train"
+    module: Value | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +156,7 @@ class Facts:
     freezes_parameters: bool = False
     # The work budget ran out: part of the module was not analysed.
     truncated: bool = False
+    loss_calls: list[LossCall] = field(default_factory=list)
+    pack_calls: list[PackCall] = field(default_factory=list)
+    # Recurrent states a training loop feeds back to the next iteration.
+    carried_states: list[CarriedState] = field(default_factory=list)

@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from shapecheck.analysis import indexing, layers, layout, partial, shapes, transfer
+from shapecheck.analysis import (
+    indexing,
+    layers,
+    layout,
+    loops,
+    losses,
+    packing,
+    partial,
+    shapes,
+    transfer,
+)
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
@@ -79,6 +89,11 @@ from shapecheck.analysis.vocabulary import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+# Losses and packed sequences keep their own tables; they build on transfer's helpers,
+# so they are merged here, where the table is read.
+transfer.FUNCTIONS.update(losses.FUNCTIONS)
+transfer.FUNCTIONS.update(packing.FUNCTIONS)
 
 # An nn.ModuleList of at most this many modules is iterated module by module.
 _UNROLLED = 8
@@ -333,6 +348,7 @@ class Interpreter:
         before = frame.snapshot()
         enter()
         self.exec_block(node.body, frame)
+        loops.observe(self.facts.carried_states, node, before[0], frame.env)
         if self._carries_state(before, frame):
             # Second pass from the loop head's state: entry joined with one iteration.
             frame.join_with(before)
@@ -852,6 +868,8 @@ class Interpreter:
         return UNKNOWN
 
     def _note_qualified_call(self, name: str, args: Args, node: cst.Call) -> None:
+        losses.note(self.facts, name, args, node)
+        packing.note(self.facts, name, args, node)
         if name in TORCH_SEEDS:
             self._seed(node, "torch")
         elif name in NUMPY_SEEDS:
@@ -1125,7 +1143,7 @@ class Interpreter:
     ) -> Value:
         """``net(x)``: record the forward pass, then run ``Net.forward``."""
         if node is not None and not frame.in_forward:
-            self._record_forward(f"#{id(instance)}", node, frame)
+            self._record_forward(f"#{id(instance)}", node, frame, instance)
         method = instance.cls.lookup("__call__") or instance.cls.lookup("forward")
         if method is None:
             return UNKNOWN
@@ -1155,7 +1173,7 @@ class Interpreter:
             return self._fold(layer, args, frame, node)
         if node is not None:
             if not frame.in_forward and record_forward:
-                self._record_forward(f"#{id(layer)}", node, frame)
+                self._record_forward(f"#{id(layer)}", node, frame, layer)
             if layer.recurrent is not None:
                 hidden = args.get(1, "hx")
                 if isinstance(x, Tensor) and x.shape is None and _batched_state(hidden):
@@ -1173,12 +1191,13 @@ class Interpreter:
                     )
                 )
             self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
+            losses.note(self.facts, layer.kind, args, node)
         return layers.apply(layer, args)
 
     def _fold(self, sequential: Layer, args: Args, frame: Frame, node: cst.Call | None) -> Value:
         """``nn.Sequential(a, b, c)(x)`` is ``c(b(a(x)))``, user modules included."""
         if node is not None and not frame.in_forward:
-            self._record_forward(f"#{id(sequential)}", node, frame)
+            self._record_forward(f"#{id(sequential)}", node, frame, sequential)
         value: Value = args.get(0, "input") or UNKNOWN
         for child in sequential.children:
             step = Args(node=node, pos=[value], grad=args.grad)
@@ -1190,12 +1209,22 @@ class Interpreter:
                 value = self.call_value(child, replace(step, node=None), frame, None)
         return value
 
-    def _record_forward(self, key: str, node: cst.Call, frame: Frame) -> None:
+    def _record_forward(
+        self, key: str, node: cst.Call, frame: Frame, module: Value | None = None
+    ) -> None:
         mode = frame.modes.get(key)
         eval_at = mode[1] if mode is not None and mode[0] == "eval" else None
+        if any(i is module or i is frame.receiver for i in self.instances.values()):
+            module = None  # built for a standalone look at a method: its mode is the caller's
         self.facts.forward_calls.append(
             ForwardCall(
-                node=node, mode_key=key, eval_at=eval_at, grad_enabled=frame.grad, scope=frame.scope
+                node=node,
+                mode_key=key,
+                eval_at=eval_at,
+                grad_enabled=frame.grad,
+                scope=frame.scope,
+                mode=mode[0] if mode is not None else "train",
+                module=module,
             )
         )
 

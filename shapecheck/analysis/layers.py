@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from shapecheck.analysis import layout, partial, shapes
+from shapecheck.analysis import layout, packing, partial, shapes
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal
 from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (
@@ -286,6 +286,11 @@ def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
     """
     config = layer.recurrent
     assert config is not None
+    given = args.get(0, "input")
+    if isinstance(given, packing.Packed):  # packed in, packed out; batch_first does not apply
+        padded = packing.padded_view(given, config.batch_first)
+        inner = _apply_recurrent(layer, tensor_of(padded), replace(args, pos=[padded]))
+        return packing.packed_result(given, inner)
     grad = args.grad
     feature = output_size(config).with_role(Role.FEATURE)
     base = Tensor(

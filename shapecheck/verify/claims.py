@@ -555,3 +555,9 @@ CHECKERS: dict[str, Checker] = {
     "unseeded": unseeded,
     "device": device,
 }
+
+
+# The training-loop claims live in their own module, which builds on this one.
+from shapecheck.verify import training  # noqa: E402
+
+CHECKERS.update(training.CHECKERS)
