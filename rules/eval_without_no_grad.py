@@ -32,7 +32,9 @@ somewhere the analysis cannot follow (an attribute, a closure, a global), it say
 nothing. Code under `torch.enable_grad()`, `torch.set_grad_enabled(True)` or
 `torch.inference_mode(False)`, a module's own `forward`, and test functions that check
 gradients are deliberate. Functions decorated with a grad-mode context, and functions
-called only from inside one, count as covered.
+called only from inside one, count as covered. A file that freezes parameters
+(`model.requires_grad_(False)`, `p.requires_grad = False` over `parameters()`) builds
+no graph from them, and is left alone.
 
 ## Why is this wrong?
 `eval()` changes dropout and batch norm; it does not turn off autograd. Every
@@ -70,7 +72,9 @@ Outputs then stop requiring grad, so the fix is never applied without
             for call in unique(ctx.facts.forward_calls, key=lambda c: id(c.node))
             if call.eval_at is not None and call.grad_enabled is True
         ]
-        if not candidates:
+        if not candidates or ctx.facts.freezes_parameters:
+            # Frozen parameters (`requires_grad_(False)`, `p.requires_grad = False` over
+            # `parameters()`) make the model graph-free: nothing to waste.
             return
         uses = GradientUses(ctx.module)
         for call in candidates:

@@ -1042,6 +1042,10 @@ class Interpreter:
                 return receiver
             if node is not None and "seed" in name.lower():
                 self._seed(node, "unknown")
+        if isinstance(receiver, Opaque) and name == "requires_grad_":
+            if as_bool(args.get(0, "requires_grad")) is False:
+                self.facts.freezes_parameters = True  # `param.requires_grad_(False)`
+            return receiver
         if isinstance(receiver, Opaque) and name in ("view", "reshape"):
             return reshaped_unknown(args)
         if isinstance(receiver, Opaque) and name in _TENSOR_METHODS_ONLY and node is not None:
