@@ -603,7 +603,13 @@ def _cat(args: Args) -> Value:
         pos = shapes.normalize_axis(axis, len(first))
         if pos is not None and all(len(p.shape) == len(first) for p in parts):
             total = shapes.UNKNOWN_DIM
-            if all(p.shape[pos].value is not None for p in parts):
+            if first[pos].name is not None and all(
+                p.shape[pos].same_size(first[pos]) for p in parts
+            ):
+                # cat((h_n[-2], h_n[-1]), dim=1): HIDDEN twice is HIDDEN*2
+                total = shapes.product((first[pos], literal(len(parts))))
+                total = total.with_role(first[pos].role)
+            elif all(p.shape[pos].value is not None for p in parts):
                 total = literal(sum(p.shape[pos].value for p in parts))
             shape = (*first[:pos], total, *first[pos + 1 :])
     return _combined(values, shape, args.node)

@@ -417,3 +417,8 @@ CHECKERS: dict[str, Checker] = {
     "unseeded": unseeded,
     "device": device,
 }
+
+
+from shapecheck.verify import outputs  # noqa: E402 - its checkers build on the ones above
+
+CHECKERS.update(outputs.CHECKERS)
