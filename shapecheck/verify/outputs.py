@@ -13,8 +13,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from shapecheck.reference import ReferenceHead
-from shapecheck.verify.claims import Checker, Evidence, NotCheckable, Outcome, Run, _attempt
+from shapecheck.reference import ReferenceHead, sequence_summary
+from shapecheck.verify.claims import (
+    Checker,
+    Evidence,
+    NotCheckable,
+    Outcome,
+    Run,
+    _attempt,
+    _Layer,
+)
 from shapecheck.verify.sizes import Sizes
 
 
@@ -44,6 +52,39 @@ def linear_size(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
+def bidirectional_last(run: Run, evidence: Evidence) -> Outcome:
+    """The backward half at the last step has seen one token; ``h_n[-1]`` is backward only."""
+    layer_json = evidence.get("layer")
+    if not layer_json or not layer_json.get("bidirectional"):
+        raise NotCheckable("the layer is not known to be bidirectional")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(layer_json, sizes)
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    model = layer.build(run, batch_first=True)
+    x = torch.randn(batch, seq, layer.input_size, device=run.device)
+    half = layer.proj_size or layer.hidden_size
+    with torch.no_grad():
+        out, state = model.rnn(x)
+        h_n = state[0] if isinstance(state, tuple) else state
+        # The whole sequence as each direction read it: forward at the end, backward at 0.
+        both = torch.cat((out[:, -1, :half], out[:, 0, half:]), dim=-1)
+        fix_passed = torch.allclose(sequence_summary(h_n, True), both, atol=1e-6)
+        if evidence.get("part") == "h_n":
+            held = torch.allclose(h_n[-1], out[:, 0, half:], atol=1e-6)
+            detail = "h_n[-1] equals the backward half of the output at step 0"
+            fix_passed = None  # no fix is offered: the summary's size changes
+        else:
+            one_token, _ = model.rnn(x[:, -1:])
+            held = torch.allclose(out[:, -1, half:], one_token[:, 0, half:], atol=1e-6)
+            detail = "the backward half at the last step equals the backward state after one token"
+    where = f"{layer.kind}(bidirectional=True) with {sizes.bindings()}"
+    if not held:
+        return Outcome(False, f"not so: {detail} does not hold [{where}]", fix_passed)
+    return Outcome(
+        True, f"{detail} [{where}]; cat(h_n[-2], h_n[-1]) is the full-sequence state", fix_passed
+    )
+
+
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
     """A tensor of ``shape`` whose every element is its own index along ``axis``."""
     index = torch.arange(shape[axis], device=run.device, dtype=torch.float32)
@@ -63,4 +104,5 @@ def _mixes(result: Tensor, axis: int) -> bool:
 
 CHECKERS: dict[str, Checker] = {
     "linear-size": linear_size,
+    "bidirectional-last": bidirectional_last,
 }
