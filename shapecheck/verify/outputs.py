@@ -102,7 +102,47 @@ def _mixes(result: Tensor, axis: int) -> bool:
     return False
 
 
+def view_transpose(run: Run, evidence: Evidence) -> Outcome:
+    """The user's view mixes the samples of one axis; the fix's permute + reshape does not.
+
+    The tensor is index-encoded along that axis (every element holds its own index
+    there), so a mixed slice is seen element by element.
+    """
+    shape, target, axis = evidence.get("shape"), evidence.get("target"), evidence.get("axis")
+    order = evidence.get("order")
+    if not shape or not target or axis is None or not order:
+        raise NotCheckable("the view's source or target is not known")
+    sizes = Sizes()
+    dims = []
+    for dim in shape:
+        literal = dim.get("size")
+        if dim.get("role") == "layers_x_dirs" and isinstance(literal, int) and literal > 1:
+            sizes.reserve(literal)
+            dims.append(literal)
+        else:
+            dims.append(sizes.of(dim))
+    if len(order) != len(dims) or sum(1 for t in target if "axis" not in t) > 1:
+        raise NotCheckable("more than one size of the view is unknown")
+    wanted = [dims[t["axis"]] if "axis" in t else -1 for t in target]
+    if axis not in [t.get("axis") for t in target]:
+        raise NotCheckable("the view does not keep the axis whose samples are compared")
+    keeps = [t.get("axis") for t in target].index(axis)
+    data = _encoded(dims, axis, run)
+    failure = _attempt(lambda: data.view(*wanted))
+    if failure is not None:
+        return Outcome(None, f"not checkable: the view itself fails: {failure}")
+    mixed = _mixes(data.view(*wanted), keeps)
+    fixed = data.permute(*order).reshape(*wanted)
+    fix_passed = not _mixes(fixed, keeps)
+    where = f"{tuple(dims)} -> view{tuple(wanted)}, encoded along dim {axis}"
+    if not mixed:
+        return Outcome(False, f"every slice of dim {keeps} keeps one index [{where}]", fix_passed)
+    detail = f"slices of dim {keeps} of the view hold elements of several indices of dim {axis}"
+    return Outcome(True, f"{detail} [{where}]", fix_passed)
+
+
 CHECKERS: dict[str, Checker] = {
     "linear-size": linear_size,
     "bidirectional-last": bidirectional_last,
+    "view-transpose": view_transpose,
 }
