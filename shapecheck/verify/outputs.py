@@ -141,8 +141,71 @@ def view_transpose(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, f"{detail} [{where}]", fix_passed)
 
 
+# How each method's demonstration starts: a receiver on which the call changes something.
+_PREPARE = {
+    "contiguous": lambda t: t.transpose(0, 1),
+    "detach": lambda t: t.requires_grad_(),
+    "float": lambda t: t.double(),
+    "squeeze": lambda t: t.unsqueeze(0),
+}
+_DEFAULT_ARGS = {
+    "permute": lambda rank: tuple(reversed(range(rank))),
+    "transpose": lambda rank: (0, 1),
+    "view": lambda rank: (-1,),
+    "reshape": lambda rank: (-1,),
+    "unsqueeze": lambda rank: (0,),
+}
+_DEVICE_MOVES = ("to", "cuda", "cpu")
+
+
+def _observed(t: Tensor) -> tuple:
+    return (tuple(t.shape), t.stride(), t.dtype, t.requires_grad, t.device, t.is_contiguous())
+
+
+def discarded(run: Run, evidence: Evidence) -> Outcome:
+    """The call leaves its receiver as it was; rebinding the name gives the result."""
+    method = evidence.get("method")
+    if method in _DEVICE_MOVES:
+        if run.device.type != "cuda":
+            return Outcome(None, f"not checkable on {run.device.type}: .{method}() needs a device")
+        call = (lambda t: t.to(run.device)) if method != "cpu" else (lambda t: t.cpu())
+        start = (lambda t: t) if method != "cpu" else (lambda t: t.to(run.device))
+    else:
+        rank = evidence.get("rank") or 3
+        args = evidence.get("args")
+        if args is None or (method == "permute" and len(args) != rank):
+            # Arguments that are not literals: any valid ones show the same thing.
+            default = _DEFAULT_ARGS.get(method)
+            if default is None:
+                raise NotCheckable(f"the arguments of .{method}() are not literals")
+            args = default(rank)
+
+        def call(t: Tensor, method: str = method, args: tuple = tuple(args)) -> Tensor:
+            return getattr(t, method)(*args)
+
+        start = _PREPARE.get(method, lambda t: t)
+    sizes = Sizes()
+    shape = [sizes.of(None) for _ in range(evidence.get("rank") or 3)]
+    x = start(torch.randn(*shape, device=run.device))
+    before = _observed(x)
+    failure = _attempt(lambda: call(x))
+    if failure is not None:
+        raise NotCheckable(f"the demonstration call fails: {failure}")
+    result = call(x)  # the statement as written: the result goes nowhere
+    unchanged = _observed(x) == before
+    x = result  # the fix: the name now holds the result
+    fix_passed = _observed(x) != before
+    where = f".{method}() on a tensor of shape {tuple(shape)}"
+    if not unchanged:
+        return Outcome(False, f"{where} changed its receiver", fix_passed)
+    return Outcome(
+        True, f"{where} left its receiver as it was; the result differs from it", fix_passed
+    )
+
+
 CHECKERS: dict[str, Checker] = {
     "linear-size": linear_size,
     "bidirectional-last": bidirectional_last,
     "view-transpose": view_transpose,
+    "discarded": discarded,
 }
