@@ -384,6 +384,8 @@ class Interpreter:
                     return value
             if attr in ("out_features", "embedding_dim") and base.out_features is not None:
                 return Int(base.out_features)
+            if layers.is_parameter(base, attr):
+                return layers.parameter(base)
         elif isinstance(base, (Seq, Batches, Const, Int)):
             return Bound(base, attr)
         text = dotted(node)
@@ -836,6 +838,8 @@ class Interpreter:
             if where is not None:
                 layers.move(module, where, node)
             return module
+        if name == "parameters":
+            return Seq(elem=layers.parameter(module))
         if name in ("double", "float", "half", "share_memory", "requires_grad_", "apply"):
             if name == "requires_grad_" and as_bool(args.get(0)) is False:
                 self.facts.freezes_parameters = True
