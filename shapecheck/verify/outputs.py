@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from beartype import beartype
+from jaxtyping import Float, jaxtyped
 from torch import Tensor, nn
 
 from shapecheck.reference import ReferenceHead, sequence_summary
@@ -83,6 +85,65 @@ def bidirectional_last(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(
         True, f"{detail} [{where}]; cat(h_n[-2], h_n[-1]) is the full-sequence state", fix_passed
     )
+
+
+def _pinned_pick(names: str, result: str, index: object) -> object:
+    """A jaxtyped ``tensor[index]`` whose argument and result share dimension names."""
+
+    def pick(tensor: Tensor) -> Tensor:
+        return tensor[index]
+
+    pick.__annotations__ = {"tensor": Float[Tensor, names], "return": Float[Tensor, result]}
+    return jaxtyped(typechecker=beartype)(pick)
+
+
+def feature_index(run: Run, evidence: Evidence) -> Outcome:
+    """``out[..., -1]`` is one hidden unit per step, not the last step's features."""
+    roles = [d.get("role") for d in evidence.get("shape") or []]
+    if len(roles) != 3 or "seq" not in roles or "batch" not in roles:
+        raise NotCheckable("the output's batch and time axes are not both known")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(None, sizes)
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    batch_first = roles.index("batch") < roles.index("seq")
+    model = layer.build(run, batch_first)
+    dims = (batch, seq) if batch_first else (seq, batch)
+    x = torch.randn(*dims, layer.input_size, device=run.device)
+    names = "batch seq hidden" if batch_first else "seq batch hidden"
+    with torch.no_grad():
+        out, _ = model.rnn(x)
+        failure = _attempt(lambda: _pinned_pick(names, "batch hidden", (..., -1))(out))
+    where = f"output ({names}) with {sizes.bindings()}"
+    if failure is None:
+        return Outcome(False, f"out[..., -1] gave (batch, hidden) [{where}]")
+    return Outcome(True, f"{failure} [{where}]")
+
+
+def state_batch_index(run: Run, evidence: Evidence) -> Outcome:
+    """``h_n[:, -1]`` is ``(layers_x_dirs, hidden)``: not one state per sample."""
+    layer_json = evidence.get("layer")
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(layer_json, sizes)
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    model = layer.build(run, batch_first=True)
+    x = torch.randn(batch, seq, layer.input_size, device=run.device)
+
+    def pick(index: object) -> str | None:
+        with torch.no_grad():
+            _, state = model(x)
+            h_n = state[0] if isinstance(state, tuple) else state
+            picked = _pinned_pick("layers_x_dirs batch state", "batch state", index)
+            return _attempt(lambda: picked(h_n))
+
+    failure = pick((slice(None), -1))
+    fix_passed = pick(-1) is None if evidence.get("fixed") else None
+    where = f"h_n (layers_x_dirs batch state) with {sizes.bindings()}, "
+    where += f"layers_x_dirs={layer.layers_x_dirs}"
+    if failure is None:
+        return Outcome(False, f"h_n[:, -1] gave (batch, state) [{where}]", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
@@ -208,4 +269,6 @@ CHECKERS: dict[str, Checker] = {
     "bidirectional-last": bidirectional_last,
     "view-transpose": view_transpose,
     "discarded": discarded,
+    "state-batch-index": state_batch_index,
+    "feature-index": feature_index,
 }
