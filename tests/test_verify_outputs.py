@@ -24,6 +24,7 @@ OUTPUT_CLAIMS = {
     "state-batch-index",
     "batch-index",
     "feature-index",
+    "padded-last",
 }
 # A device move needs a device to move to: on a CPU-only run it is not checkable.
 DEVICE_METHODS = {"to", "cuda"}

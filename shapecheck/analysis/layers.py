@@ -295,6 +295,7 @@ def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
         device=x.device if x else None,
         from_recurrent=True,
         origin=None,
+        padded=x.padded if x else False,
     )
 
     def tagged(t: Tensor, part: str) -> Tensor:

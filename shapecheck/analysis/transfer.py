@@ -677,7 +677,7 @@ def _pad_sequence(args: Args) -> Value:
     time = Dim(name="max_len", role=Role.TIME)
     rest = elem.shape[1:]
     shape = (batch, time, *rest) if batch_first else (time, batch, *rest)
-    return elem.derive(shape, contiguous=True, origin=args.node)
+    return elem.derive(shape, contiguous=True, origin=args.node, padded=True)
 
 
 def loss(args: Args) -> Value:

@@ -146,6 +146,38 @@ def state_batch_index(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
+def padded_last(run: Run, evidence: Evidence) -> Outcome:
+    """For a shorter sequence, the padded batch's last step is not its own last step."""
+    sizes = Sizes()
+    layer = _Layer.from_evidence({**(evidence.get("layer") or {}), "bidirectional": False}, sizes)
+    longest = sizes.of(None, "seq")
+    lengths = [longest, longest - 2, longest - 1]
+    model = layer.build(run, batch_first=True)
+    sequences = [torch.randn(n, layer.input_size, device=run.device) for n in lengths]
+    padded = nn.utils.rnn.pad_sequence(sequences, batch_first=True)
+    with torch.no_grad():
+        out, _ = model.rnn(padded)
+        own, _ = model.rnn(sequences[1].unsqueeze(0))  # the short sequence alone
+        held = not torch.allclose(out[1, -1], own[0, -1], atol=1e-5)
+        index = torch.tensor(lengths, device=run.device) - 1
+        gathered = out[torch.arange(len(lengths), device=run.device), index]
+        packed = nn.utils.rnn.pack_padded_sequence(
+            padded, torch.tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        _, state = model.rnn(packed)
+        h_n = state[0] if isinstance(state, tuple) else state
+        gather_ok = torch.allclose(gathered, h_n[-1], atol=1e-5)
+    where = f"{layer.kind} on lengths {lengths} padded to {longest}, with {sizes.bindings()}"
+    if not held:
+        return Outcome(False, f"the padded last step equals the sequence's own [{where}]")
+    detail = (
+        f"a sequence of {lengths[1]} steps: out[:, -1] differs from its own last step "
+        f"(it read padding); out[arange, lengths - 1] "
+        f"{'equals' if gather_ok else 'differs from'} h_n of the packed batch [{where}]"
+    )
+    return Outcome(True, detail)
+
+
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
     """A tensor of ``shape`` whose every element is its own index along ``axis``."""
     index = torch.arange(shape[axis], device=run.device, dtype=torch.float32)
@@ -271,4 +303,5 @@ CHECKERS: dict[str, Checker] = {
     "discarded": discarded,
     "state-batch-index": state_batch_index,
     "feature-index": feature_index,
+    "padded-last": padded_last,
 }
