@@ -25,6 +25,7 @@ OUTPUT_CLAIMS = {
     "batch-index",
     "feature-index",
     "padded-last",
+    "state-batch",
 }
 # A device move needs a device to move to: on a CPU-only run it is not checkable.
 DEVICE_METHODS = {"to", "cuda"}

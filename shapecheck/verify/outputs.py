@@ -178,6 +178,44 @@ def padded_last(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, detail)
 
 
+def state_batch(run: Run, evidence: Evidence) -> Outcome:
+    """A state built for another batch size than the input's raises."""
+    layer_json = evidence.get("layer")
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(layer_json, sizes)
+    literal = (evidence.get("state_batch") or {}).get("size")
+    if isinstance(literal, int) and 0 < literal <= 3:
+        sizes.reserve(literal)
+        state_batch = literal
+    else:
+        state_batch = sizes.of(evidence.get("state_batch"), "state_batch")
+    batch, seq = sizes.of(evidence.get("batch"), "batch"), sizes.of(None, "seq")
+    if batch == state_batch:
+        raise NotCheckable("the two batch sizes are the same dimension")
+    batch_first = bool(layer_json.get("batch_first"))
+    dims = (batch, seq) if batch_first else (seq, batch)
+    x = torch.randn(*dims, layer.input_size, device=run.device)
+
+    def attempt(size: int) -> str | None:
+        model = layer.build(run, batch_first)
+        h0 = torch.zeros(layer.layers_x_dirs, size, layer.proj_size or layer.hidden_size)
+        c0 = torch.zeros(layer.layers_x_dirs, size, layer.hidden_size)
+        h0, c0 = h0.to(run.device), c0.to(run.device)
+        state = (h0, c0) if layer.kind == "LSTM" else h0
+        with torch.no_grad():
+            return _attempt(lambda: model(x, state))
+
+    failure = attempt(state_batch)
+    where = f"state batch {state_batch}, input batch {batch}, with {sizes.bindings()}"
+    if failure is None:
+        return Outcome(False, f"the state was accepted [{where}]")
+    taken = attempt(batch) is None
+    detail = f"{failure} [{where}]; a state of the input's batch size "
+    return Outcome(True, detail + ("runs" if taken else "fails too"))
+
+
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
     """A tensor of ``shape`` whose every element is its own index along ``axis``."""
     index = torch.arange(shape[axis], device=run.device, dtype=torch.float32)
@@ -304,4 +342,5 @@ CHECKERS: dict[str, Checker] = {
     "state-batch-index": state_batch_index,
     "feature-index": feature_index,
     "padded-last": padded_last,
+    "state-batch": state_batch,
 }
