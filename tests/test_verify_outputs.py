@@ -26,6 +26,8 @@ OUTPUT_CLAIMS = {
     "feature-index",
     "padded-last",
     "state-batch",
+    "cell-state",
+    "state-unpack",
 }
 # A device move needs a device to move to: on a CPU-only run it is not checkable.
 DEVICE_METHODS = {"to", "cuda"}

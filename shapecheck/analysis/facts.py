@@ -126,6 +126,15 @@ class TensorCall:
     result: Value
 
 
+@dataclass(frozen=True, slots=True)
+class TensorUnpack:
+    """A tensor a recurrent layer returned, unpacked into names: ``h, c = h_n``."""
+
+    node: cst.Tuple | cst.List = field(repr=False)
+    tensor: Tensor
+    count: int
+
+
 @dataclass
 class Facts:
     """Everything the rules may ask about one module."""
@@ -144,6 +153,7 @@ class Facts:
     batch_indexing: list[BatchIndex] = field(default_factory=list)
     tensor_indexing: list[TensorIndex] = field(default_factory=list)
     tensor_calls: list[TensorCall] = field(default_factory=list)
+    tensor_unpacks: list[TensorUnpack] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
     # Code that turns gradients off for parameters makes requires_grad unknowable.
     freezes_parameters: bool = False

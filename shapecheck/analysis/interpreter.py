@@ -28,6 +28,7 @@ from shapecheck.analysis.facts import (
     SeedCall,
     TensorCall,
     TensorIndex,
+    TensorUnpack,
     ViewCall,
 )
 from shapecheck.analysis.frame import Frame, mode_change, modes_for_callee
@@ -322,6 +323,10 @@ class Interpreter:
                 for e in elements:
                     self.assign(e.value, UNKNOWN, frame)
                 return
+            if isinstance(value, Tensor) and value.source is not None:
+                self.facts.tensor_unpacks.append(
+                    TensorUnpack(node=target, tensor=value, count=len(elements))
+                )
             parts = unpack(value, len(elements))
             for element, part in zip(elements, parts, strict=True):
                 self.assign(element.value, part, frame)

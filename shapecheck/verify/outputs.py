@@ -15,7 +15,7 @@ from beartype import beartype
 from jaxtyping import Float, jaxtyped
 from torch import Tensor, nn
 
-from shapecheck.reference import ReferenceHead, sequence_summary
+from shapecheck.reference import ReferenceCell, ReferenceHead, sequence_summary
 from shapecheck.verify.claims import (
     Checker,
     Evidence,
@@ -216,6 +216,56 @@ def state_batch(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, detail + ("runs" if taken else "fails too"))
 
 
+def cell_state(run: Run, evidence: Evidence) -> Outcome:
+    """The value fed on is ``c_t``, not the cell's output ``h_t = o_t * tanh(c_t)``."""
+    sizes = Sizes()
+    features, hidden = sizes.of(None, "feature"), sizes.of(None, "hidden")
+    batch = sizes.of(None, "batch")
+    cell = ReferenceCell(features, hidden).to(run.device)
+    x = torch.randn(batch, features, device=run.device)
+    with torch.no_grad():
+        h_t, c_t = cell(x, None)
+        gates = x @ cell.cell.weight_ih.T + cell.cell.bias_ih + cell.cell.bias_hh
+        output_gate = torch.sigmoid(gates.chunk(4, dim=1)[3])
+        is_output = torch.allclose(h_t, output_gate * torch.tanh(c_t), atol=1e-6)
+        held = not torch.allclose(c_t, h_t, atol=1e-6)
+    where = f"LSTMCell with {sizes.bindings()}"
+    fix_passed = is_output if evidence.get("fixed") else None
+    if not held:
+        return Outcome(False, f"c_t equals h_t [{where}]", fix_passed)
+    detail = "the value fed on is c_t, which differs from the output h_t = o_t * tanh(c_t)"
+    return Outcome(True, f"{detail} [{where}]", fix_passed)
+
+
+def state_unpack(run: Run, evidence: Evidence) -> Outcome:
+    """Unpacking a GRU's ``h_n`` into two names splits it along the layer axis."""
+    layer_json = evidence.get("layer")
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(layer_json, sizes)
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    model = layer.build(run, batch_first=False)
+    x = torch.randn(seq, batch, layer.input_size, device=run.device)
+    with torch.no_grad():
+        _, h_n = model.rnn(x)
+    where = f"{layer.kind} with layers_x_dirs={layer.layers_x_dirs}, {sizes.bindings()}"
+    count = evidence.get("count") or 2
+    if h_n.shape[0] != count:
+        failure = _attempt(lambda: _unpack(h_n, count))
+        return Outcome(True, f"{failure or 'the unpacking fails'} [{where}]")
+    first, second = _unpack(h_n, count)
+    held = torch.equal(first, h_n[0]) and torch.equal(second, h_n[1])
+    detail = "the two names hold h_n[0] and h_n[1]: two layers' (or directions') states"
+    return Outcome(held, f"{detail} [{where}]")
+
+
+def _unpack(t: Tensor, count: int) -> tuple[Tensor, ...]:
+    if t.shape[0] != count:
+        raise ValueError(f"too many values to unpack (expected {count}, got {t.shape[0]})")
+    return tuple(t)
+
+
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
     """A tensor of ``shape`` whose every element is its own index along ``axis``."""
     index = torch.arange(shape[axis], device=run.device, dtype=torch.float32)
@@ -343,4 +393,6 @@ CHECKERS: dict[str, Checker] = {
     "feature-index": feature_index,
     "padded-last": padded_last,
     "state-batch": state_batch,
+    "cell-state": cell_state,
+    "state-unpack": state_unpack,
 }
