@@ -266,6 +266,38 @@ def _unpack(t: Tensor, count: int) -> tuple[Tensor, ...]:
     return tuple(t)
 
 
+def sequence_as_features(run: Run, evidence: Evidence) -> Outcome:
+    """With one time step, the recurrent weights never act; fed as steps, they do."""
+    sizes = Sizes()
+    layer_json = {**(evidence.get("layer") or {}), "bidirectional": False, "num_layers": None}
+    window = sizes.of(None, "window")
+    layer = _Layer.from_evidence({**layer_json, "input_size": None}, sizes)
+    batch = sizes.of(None, "batch")
+    series = torch.randn(batch, window, device=run.device)
+
+    def sensitive(model: nn.RNNBase, x: Tensor) -> bool:
+        """Whether the output changes when the hidden-to-hidden weights change."""
+        with torch.no_grad():
+            before, _ = model(x)
+            model.weight_hh_l0.add_(torch.randn_like(model.weight_hh_l0))
+            after, _ = model(x)
+        return not torch.allclose(before, after)
+
+    as_features = _Layer(**{**vars(layer), "input_size": window}).build(run, True).rnn
+    as_steps = _Layer(**{**vars(layer), "input_size": 1}).build(run, True).rnn
+    held = not sensitive(as_features, series.view(batch, 1, window))
+    recurs = sensitive(as_steps, series.view(batch, window, 1))
+    where = f"{layer.kind} with window={window}, batch={batch}, hidden={layer.hidden_size}"
+    if not held:
+        return Outcome(False, f"the recurrent weights changed the output [{where}]")
+    detail = (
+        f"fed (batch, 1, window), changing weight_hh leaves the output as it was: one step, "
+        f"no recurrence; fed (batch, window, 1) it "
+        f"{'changes' if recurs else 'does not change'} [{where}]"
+    )
+    return Outcome(True, detail)
+
+
 def _encoded(shape: Sequence[int], axis: int, run: Run) -> Tensor:
     """A tensor of ``shape`` whose every element is its own index along ``axis``."""
     index = torch.arange(shape[axis], device=run.device, dtype=torch.float32)
@@ -395,4 +427,5 @@ CHECKERS: dict[str, Checker] = {
     "state-batch": state_batch,
     "cell-state": cell_state,
     "state-unpack": state_unpack,
+    "sequence-as-features": sequence_as_features,
 }
