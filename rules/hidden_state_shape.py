@@ -31,7 +31,8 @@ Checks the initial states passed to `nn.LSTM`, `nn.GRU` and `nn.RNN`
 (`lstm(x, (h0, c0))`, `gru(x, h0)`) against what the layer expects:
 `(num_layers * num_directions, batch, hidden_size)`, with `proj_size` in place of
 `hidden_size` for an LSTM's `h0`. It reports a state whose batch dimension comes
-first, and layer counts or sizes that provably differ.
+first, and layer counts, sizes or batch sizes that provably differ from the layer's
+and the input's.
 
 ## Why is this wrong?
 `batch_first=True` changes the input and output layouts only, never the states: they
@@ -52,7 +53,9 @@ h0 = torch.zeros(2, batch_size, 64)
 ```
 
 ## Fix safety
-Unsafe: reordering the sizes changes which state each sequence starts from.
+Unsafe: reordering the sizes changes which state each sequence starts from. A state
+built for another batch size gets no fix: take the size from the input
+(`x.size(0)` with `batch_first=True`, else `x.size(1)`).
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -103,6 +106,9 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
             )
         elif _differ(shape[2], size):
             problem = f"has {shape[2].label()} features, but the layer's states have {size.label()}"
+        elif _differ(shape[1], batch):
+            where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
+            return self._batch_size(ctx, call, config, label, shape, batch, site, where)
         else:
             return None
         # Only now, with a finding certain: a line number costs the file's positions.
@@ -123,6 +129,35 @@ Unsafe: reordering the sizes changes which state each sequence starts from.
                 "layer_call": {"line": ctx.line(call.node)},
                 # The fix's effect, for --verify to run: the first two sizes swapped.
                 "suggested_order": [1, 0, 2] if fix is not None else None,
+            },
+        )
+
+    def _batch_size(
+        self,
+        ctx: RuleContext,
+        call: RecurrentCall,
+        config: RecurrentConfig,
+        label: str,
+        shape: Shape,
+        batch: Dim,
+        site: cst.CSTNode,
+        where: str,
+    ) -> Report:
+        source = "x.size(0)" if config.batch_first else "x.size(1)"
+        message = (
+            f"{label} has shape {shapes.format_shape(shape)}, a batch of {shape[1].label()}, "
+            f"but the input fed to {where} has a batch of {batch.label()}"
+        )
+        return Report(
+            node=site,
+            message=message,
+            help=f"Build {label} with the input's batch size ({source}) at each call",
+            evidence={
+                "claim": "state-batch",
+                "state": label,
+                "state_batch": describe.dim_json(shape[1]),
+                "batch": describe.dim_json(batch),
+                "layer": describe.config_json(config),
             },
         )
 

@@ -23,7 +23,9 @@ class NumpyRequiresGrad(Rule):
 ## What it does
 Finds `.numpy()` called on the output of a forward pass or a loss (or anything
 computed from them) while autograd is on and nothing detached it: no `.detach()`,
-`.data`, `.item()`, and no `torch.no_grad()` around the forward pass.
+`.data`, `.item()`, and no `torch.no_grad()` around the forward pass. A layer's
+parameters (`fc.weight`, `lstm.bias_ih_l0`, the items of `model.parameters()`)
+require grad in every grad mode, unless the file freezes parameters.
 
 ## Why is this wrong?
 It raises `RuntimeError: Can't call numpy() on Tensor that requires grad`.
@@ -58,7 +60,7 @@ Safe: the original call raises, so no working code changes behaviour.
                 else ".detach().cpu().numpy()"
             )
             message = (
-                f"{subject} requires grad (it comes from a forward pass), so .numpy() raises; "
+                f"{subject} requires grad and nothing detached it, so .numpy() raises; "
                 f"use {subject}{chain}"
             )
             fix = FixSpec(

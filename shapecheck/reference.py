@@ -11,7 +11,11 @@ training on scrambled data::
     model = ReferenceModel(input_size=27, hidden_size=50, output_size=27, batch_first=True)
     logits, state = model(x)  # x: (batch, seq, feature) -> logits: (batch, seq, vocab)
 
-Copy it as a template: the annotations document the layout better than a comment.
+:class:`ReferenceHead` is the linear head alone, :class:`ReferenceCell` one step of an
+``nn.LSTMCell`` or ``nn.GRUCell``, and :func:`sequence_summary` the whole-sequence
+summary of a (possibly bidirectional) layer's final state.
+
+Copy them as templates: the annotations document the layout better than a comment.
 ``shapecheck check --verify`` runs it to confirm findings. This module imports
 torch, so the lint path never imports it.
 """
@@ -23,7 +27,7 @@ from beartype import beartype
 from jaxtyping import Float, jaxtyped
 from torch import Tensor, nn
 
-__all__ = ["ReferenceModel"]
+__all__ = ["ReferenceCell", "ReferenceHead", "ReferenceModel", "sequence_summary"]
 
 LAYERS: dict[str, type[nn.RNNBase]] = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN": nn.RNN}
 
@@ -94,3 +98,54 @@ class ReferenceModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.head.weight.device
+
+
+class ReferenceHead(nn.Module):
+    """A linear head: ``(*batch, features) -> (*batch, out)``, like ``nn.Linear``."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+
+    @jaxtyped(typechecker=beartype)
+    def forward(self, x: Float[Tensor, "*batch features"]) -> Float[Tensor, "*batch out"]:
+        return self.linear(x)
+
+
+CELLS: dict[str, type[nn.RNNCellBase]] = {
+    "LSTMCell": nn.LSTMCell,
+    "GRUCell": nn.GRUCell,
+    "RNNCell": nn.RNNCell,
+}
+Step = Float[Tensor, "batch hidden"]
+
+
+class ReferenceCell(nn.Module):
+    """One step of a recurrent cell. An LSTM cell's state is ``(h, c)``, both
+    ``(batch, hidden)``; only ``h`` is the step's output."""
+
+    def __init__(self, input_size: int, hidden_size: int, *, kind: str = "LSTMCell") -> None:
+        super().__init__()
+        self.cell = CELLS[kind](input_size, hidden_size)
+        self.kind = kind
+
+    @jaxtyped(typechecker=beartype)
+    def forward(
+        self, x: Float[Tensor, "batch feature"], state: Optional[Union[tuple[Step, Step], Step]]
+    ) -> Union[tuple[Step, Step], Step]:
+        return self.cell(x, state)
+
+
+@jaxtyped(typechecker=beartype)
+def sequence_summary(
+    h_n: Float[Tensor, "layers_x_dirs batch hidden"], bidirectional: bool
+) -> Float[Tensor, "batch summary"]:
+    """The top layer's final state, both directions joined when there are two.
+
+    ``h_n[-1]`` alone is the backward direction of a bidirectional layer, which ends
+    at the first token; its forward direction, which ends at the last token, is
+    ``h_n[-2]``.
+    """
+    if bidirectional:
+        return torch.cat((h_n[-2], h_n[-1]), dim=1)
+    return h_n[-1]

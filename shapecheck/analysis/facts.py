@@ -133,6 +133,15 @@ class TensorCall:
     result: Value
 
 
+@dataclass(frozen=True, slots=True)
+class TensorUnpack:
+    """A tensor a recurrent layer returned, unpacked into names: ``h, c = h_n``."""
+
+    node: cst.Tuple | cst.List = field(repr=False)
+    tensor: Tensor
+    count: int
+
+
 @dataclass
 class Facts:
     """Everything the rules may ask about one module."""
@@ -151,9 +160,15 @@ class Facts:
     batch_indexing: list[BatchIndex] = field(default_factory=list)
     tensor_indexing: list[TensorIndex] = field(default_factory=list)
     tensor_calls: list[TensorCall] = field(default_factory=list)
+    tensor_unpacks: list[TensorUnpack] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
     # Code that turns gradients off for parameters makes requires_grad unknowable.
     freezes_parameters: bool = False
+    # Calls written as statements of their own (`x.permute(1, 0, 2)`), by id of the call,
+    # with the try bodies and with blocks around them.
+    call_statements: dict[int, tuple[cst.Expr, tuple[cst.CSTNode, ...]]] = field(
+        default_factory=dict
+    )
     # The work budget ran out: part of the module was not analysed.
     truncated: bool = False
     loss_calls: list[LossCall] = field(default_factory=list)

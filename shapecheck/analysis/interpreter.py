@@ -39,6 +39,7 @@ from shapecheck.analysis.facts import (
     SeedCall,
     TensorCall,
     TensorIndex,
+    TensorUnpack,
     ViewCall,
 )
 from shapecheck.analysis.frame import Frame, mode_change, modes_for_callee
@@ -139,6 +140,8 @@ class Interpreter:
         self.statement: cst.SimpleStatementLine | None = None
         self.budget = STATEMENT_BUDGET
         self.instances: dict[int, Instance] = {}
+        # The try bodies and with blocks being executed, innermost last.
+        self.enclosing: list[cst.CSTNode] = []
         # The variable the expression being evaluated is assigned to, if one plain name.
         self.size_name: str | None = None
 
@@ -207,6 +210,8 @@ class Interpreter:
 
     def exec_small(self, stmt: cst.BaseSmallStatement, frame: Frame) -> None:
         if isinstance(stmt, cst.Expr):
+            if isinstance(stmt.value, cst.Call):
+                self.facts.call_statements[id(stmt.value)] = (stmt, tuple(self.enclosing))
             value = self.eval(stmt.value, frame)
             if isinstance(value, GradMode) and isinstance(stmt.value, cst.Call):
                 name = dotted(stmt.value.func) or ""
@@ -367,7 +372,11 @@ class Interpreter:
 
     def _try(self, node: cst.Try | cst.TryStar, frame: Frame) -> None:
         before = frame.snapshot()
-        self.exec_block(node.body, frame)
+        self.enclosing.append(node)
+        try:
+            self.exec_block(node.body, frame)
+        finally:
+            self.enclosing.pop()
         if node.orelse is not None:
             self.exec_block(node.orelse.body, frame)
         for handler in node.handlers:
@@ -388,7 +397,11 @@ class Interpreter:
                 frame.grad = value.enabled if value.enabled is not None else None
             if item.asname is not None:
                 self.assign(item.asname.name, UNKNOWN, frame)
-        self.exec_block(node.body, frame)
+        self.enclosing.append(node)
+        try:
+            self.exec_block(node.body, frame)
+        finally:
+            self.enclosing.pop()
         frame.grad = saved
 
     def _match(self, node: cst.Match, frame: Frame) -> None:
@@ -445,6 +458,10 @@ class Interpreter:
                 for e in elements:
                     self.assign(e.value, UNKNOWN, frame)
                 return
+            if isinstance(value, Tensor) and value.source is not None:
+                self.facts.tensor_unpacks.append(
+                    TensorUnpack(node=target, tensor=value, count=len(elements))
+                )
             parts = unpack(value, len(elements))
             for element, part in zip(elements, parts, strict=True):
                 self.assign(element.value, part, frame)
@@ -507,6 +524,8 @@ class Interpreter:
                     return value
             if attr in ("out_features", "embedding_dim") and base.out_features is not None:
                 return Int(base.out_features)
+            if layers.is_parameter(base, attr):
+                return layers.parameter(base)
         elif isinstance(base, (Seq, Batches, Const, Int)):
             return Bound(base, attr)
         if isinstance(base, Opaque) and base.text is not None:
@@ -1088,6 +1107,8 @@ class Interpreter:
             if where is not None:
                 layers.move(module, where, node)
             return module
+        if name == "parameters":
+            return Seq(elem=layers.parameter(module))
         if name in ("double", "float", "half", "share_memory", "requires_grad_", "apply"):
             if name == "requires_grad_" and as_bool(args.get(0)) is False:
                 self.facts.freezes_parameters = True
@@ -1097,6 +1118,8 @@ class Interpreter:
         return None
 
     def _tensor_method(self, tensor: Tensor, name: str, args: Args, node: cst.Call | None) -> Value:
+        if name == "requires_grad_" and as_bool(args.get(0, "requires_grad")) is False:
+            self.facts.freezes_parameters = True  # `param.requires_grad_(False)`
         if in_place(name) and name not in transfer.TENSOR_METHODS:
             # x.transpose_(0, 1) is x.transpose(0, 1) written back; other in-place ops
             # (add_, resize_, ...) may change anything, so their result is unknown.

@@ -17,6 +17,7 @@ from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (
     UNKNOWN,
     Const,
+    Device,
     DeviceValue,
     Instance,
     Int,
@@ -299,6 +300,7 @@ def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
         device=x.device if x else None,
         from_recurrent=True,
         origin=None,
+        padded=x.padded if x else False,
     )
 
     def tagged(t: Tensor, part: str) -> Tensor:
@@ -413,3 +415,19 @@ def move(
         for value in module.attrs.values():
             if isinstance(value, (Instance, Layer)):
                 move(value, where, node, seen)
+
+
+def is_parameter(layer: Layer, attr: str) -> bool:
+    """``linear.weight``, ``lstm.weight_ih_l0``, ``conv.bias``: a layer's own parameters."""
+    if not layer.has_parameters:
+        return False
+    return attr in ("weight", "bias") or attr.startswith(("weight_", "bias_"))
+
+
+def parameter(module: Value) -> Tensor:
+    """A parameter requires grad whatever the grad mode, until something freezes it."""
+    where = module.device if isinstance(module, (Layer, Instance)) else None
+    device = None
+    if where is not None and where.is_cpu is not None:
+        device = Device.CPU if where.is_cpu else Device.MOVED
+    return Tensor(shape=None, requires_grad=True, device=device)

@@ -849,10 +849,18 @@ def _pad_sequence(args: Args) -> Value:
     time = Dim(name="max_len", role=Role.TIME)
     front = (batch, time) if batch_first else (time, batch)
     if elem.shape is not None:
-        return elem.derive((*front, *elem.shape[1:]), contiguous=True, origin=args.node)
+        return elem.derive(
+            (*front, *elem.shape[1:]), contiguous=True, origin=args.node, padded=True
+        )
     tail = elem.tail if elem.least_rank > len(elem.tail) else ()
     return elem.derive(
-        None, head=front, tail=tail, min_rank=2 + len(tail), contiguous=True, origin=args.node
+        None,
+        head=front,
+        tail=tail,
+        min_rank=2 + len(tail),
+        contiguous=True,
+        origin=args.node,
+        padded=True,
     )
 
 

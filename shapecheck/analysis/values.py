@@ -128,6 +128,9 @@ class Tensor(Value):
     min_rank: int = 0
     source: Source | None = None
     boolean: bool = False  # a mask: comparisons, .bool()
+    # A batch of variable-length sequences padded to the longest: pad_sequence, and
+    # what an Embedding or a recurrent layer makes of it. Shorter rows end in padding.
+    padded: bool = False
 
     def derive(self, shape: Shape | None, **changes: object) -> Tensor:
         """The result of an operation that changes the shape (and drops layout history).

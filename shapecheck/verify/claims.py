@@ -561,3 +561,7 @@ CHECKERS: dict[str, Checker] = {
 from shapecheck.verify import training  # noqa: E402
 
 CHECKERS.update(training.CHECKERS)
+
+from shapecheck.verify import outputs  # noqa: E402 - its checkers build on the ones above
+
+CHECKERS.update(outputs.CHECKERS)

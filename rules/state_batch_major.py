@@ -1,0 +1,129 @@
+"""SHP109: ``h_n``/``c_n`` flattened as if they were ``(batch, ...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from shapecheck import describe
+from shapecheck.analysis import transfer
+from shapecheck.analysis.facts import TensorCall
+from shapecheck.analysis.shapes import Dim, Role
+from shapecheck.finding import Applicability, Severity
+from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
+
+
+class StateBatchMajor(Rule):
+    code = "SHP109"
+    triggers = ("rnn", "lstm", "gru")
+    name = "state-batch-major"
+    severity = Severity.ERROR
+    claim = "view-transpose"
+    summary = "h_n or c_n is reshaped to (batch, -1) although its batch is dim 1"
+    doc = """
+## What it does
+Finds `h_n.view(batch, -1)` and `h_n.reshape(batch, -1)` (and the same on `c_n`) on
+the final state of an `nn.LSTM`, `nn.GRU` or `nn.RNN`, when the layer has more than
+one layer or direction, or when that count cannot be known. The state's layout is
+fixed by the layer: `(num_layers * directions, batch, hidden)`, with `batch_first`
+or without.
+
+## Why is this wrong?
+`batch_first=True` applies to the input and the output, never to the state. Read as
+`(batch, ...)`, the rows of the view are cut from the layer-major memory: row 0
+holds the first layer's states of the first few samples, not all layers of sample
+0. The shape comes out right and nothing raises, but samples are mixed.
+
+## Example
+```python
+self.lstm = nn.LSTM(32, 64, num_layers=2, batch_first=True)
+_, (h_n, _) = self.lstm(x)
+features = h_n.view(x.size(0), -1)
+```
+
+## Fix
+```python
+features = h_n.permute(1, 0, 2).reshape(x.size(0), -1)
+# or take the top layer only:
+features = h_n[-1]
+```
+
+## Fix safety
+Unsafe: moving the batch axis first changes which values each sample's row holds,
+which is the point, but what is downstream sees other numbers.
+"""
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        calls = [c for c in ctx.facts.tensor_calls if c.method in ("view", "reshape")]
+        for call in unique(calls, key=lambda c: id(c.node)):
+            target = _batch_major_target(call)
+            if target is None:
+                continue
+            t = call.tensor
+            layers = t.dim(0)
+            part = t.source.part
+            subject = describe.receiver_code(ctx.module, call.node)
+            args = "".join(ctx.code(a) for a in call.node.args)
+            fixed = f"{subject}.transpose(0, 1).reshape({args})"
+            message = (
+                f"{ctx.code(call.node)} reads {subject} as batch-major, but the {part} of "
+                f"{t.source.layer.kind} has shape {describe.tensor_text(t)}: its batch is dim 1 "
+                f"whatever batch_first says, so with {layers.label()} layers x directions the "
+                f"rows mix samples"
+            )
+            fix = None
+            if isinstance(call.node.func, cst.Attribute):
+                fix = FixSpec(
+                    f"Move the batch first: `{fixed}`",
+                    Applicability.UNSAFE,
+                    (NodeEdit(call.node, fixed),),
+                )
+            yield Report(
+                node=call.node,
+                message=message,
+                help=f"Use `{fixed}`, or index the layer axis ({subject}[-1])",
+                fix=fix,
+                evidence=view_evidence(t, target, batch_axis=1, order=(1, 0, 2)),
+            )
+
+
+def _batch_major_target(call: TensorCall) -> list[Dim | None] | None:
+    """The view's sizes when the state is ``(layers, batch, hidden)`` and the view puts
+    the batch first with more than one layer x direction (or an unknown count)."""
+    t = call.tensor
+    if t.source is None or t.source.part not in ("h_n", "c_n") or t.rank not in (None, 3):
+        return None
+    layers, batch = t.dim(0), t.dim(1)
+    if layers is None or layers.role is not Role.LAYERS or layers.value == 1:
+        return None
+    if batch is None or batch.role is not Role.BATCH:
+        return None
+    target = transfer.target_dims(call.args.pos)
+    if target is None or len(target) < 2 or target[0] is None:
+        return None
+    first = target[0]
+    if first.same_size(layers) is True:
+        return None
+    if first.same_size(batch) is True or first.role is Role.BATCH:
+        return target
+    return None
+
+
+def view_evidence(
+    tensor, target: list[Dim | None], batch_axis: int, order: tuple[int, ...]
+) -> dict:
+    """What the view-transpose claim runs: the source's dims, where each target size
+    comes from (an axis of the source, or -1), the axis whose samples must not mix, and
+    the order that the fix puts the source in before reshaping."""
+    shape = describe.tensor_json(tensor, 3) or []
+    placed = []
+    for dim in target:
+        axis = None
+        if dim is not None and tensor.shape is not None:
+            matches = [i for i, d in enumerate(tensor.shape) if d.same_size(dim) is True]
+            axis = matches[0] if len(matches) == 1 else None
+        if dim is not None and axis is None and dim.role is Role.BATCH:
+            axis = batch_axis
+        placed.append({"axis": axis} if axis is not None else {"infer": dim is None})
+    return {"shape": shape, "target": placed, "axis": batch_axis, "order": list(order)}
