@@ -73,19 +73,19 @@ the code raises as it is, but feeding fewer features is the other way out.
                 config is None
                 or config.input_size is None
                 or not isinstance(x, Tensor)
-                or not x.shape
+                or x.dim(-1) is None
             ):
                 continue
             if call.verdict is not None and call.verdict.problem is not None:
                 continue  # a layout rule explains it better
-            last = x.shape[-1]
+            last = x.dim(-1)  # known even when the rank is not: `(..., PROJ)`
             if last.same_size(config.input_size) is not False or id(call.node) in seen:
                 continue
             seen.add(id(call.node))
             target = _argument(call.layer.node, "input_size")
             message = (
                 f"{ctx.code(call.node.args[0].value)} has {last.label()} features per step "
-                f"(shape {describe.shape_text(x.shape, config)}), but {config.kind} built at line "
+                f"(shape {describe.tensor_text(x, config)}), but {config.kind} built at line "
                 f"{ctx.line(call.layer.node)} has input_size={config.input_size.label()} "
                 f"({fed_to(ctx, call)})"
             )
@@ -95,7 +95,7 @@ the code raises as it is, but feeding fewer features is the other way out.
                 help=f"Make input_size {last.label()}, "
                 f"or feed {config.input_size.label()} features",
                 evidence={
-                    "shape": describe.shape_json(x.shape),
+                    "shape": describe.recurrent_input_json(x, config),
                     "layer": describe.config_json(config),
                     "layer_call": {"line": ctx.line(call.node)},
                 },
