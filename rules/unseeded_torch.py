@@ -63,7 +63,13 @@ in the body of `main`. When only torch's submodules are imported, it adds
         if any(seed.library in ("torch", "unknown") for seed in facts.seed_calls):
             return
         candidates = [s for s in facts.seed_calls if s.library in ("numpy", "random")]
-        if not candidates:
+        draws = facts.torch_randomness
+        if len(ctx.modules) > 1:
+            # The flow is read from this file's syntax: calls from imported files are
+            # not in it (and SHP301 does not follow seeds across modules).
+            candidates = [s for s in candidates if ctx.module_index(s.node) == 0]
+            draws = [d for d in draws if ctx.module_index(d) == 0]
+        if not candidates or not draws:
             return
         flow = SeedFlow(ctx.module)
         if flow.touches_torch_state():
@@ -77,7 +83,7 @@ in the body of `main`. When only torch's submodules are imported, it adds
         if len(seeds) > 1:  # positions cost a pass: only pay for them to choose
             seeds.sort(key=lambda s: ctx.line(s.node))
         for first in seeds:
-            draw = flow.first_draw_after(first.node, facts.torch_randomness)
+            draw = flow.first_draw_after(first.node, draws)
             if draw is None:
                 continue  # torch's generator is not drawn from in this seed's flow
             libraries = sorted({s.library for s in candidates if flow.is_global_seed(s.node)})

@@ -65,9 +65,9 @@ size of the target is a dim of the source or the one `-1`.
                 continue
             if t.source is not None and t.source.part in ("h_n", "c_n"):
                 continue  # SHP109 explains a state read as batch-major
-            target = transfer.target_dims(call.args.pos)
+            target = transfer.target_dims(call.args.pos) if not call.args.has_star else None
             if target is None:
-                continue
+                continue  # `view(n, *rest)`: the sizes are not all known
             pairs = _pairs(t.shape, target)
             moved = _reordered(t.shape, target, pairs)
             if moved is None:
@@ -139,8 +139,9 @@ def _ones(dims) -> bool:
 
 
 def _more_than_one(dims: Shape) -> bool:
-    """Provably not all of size 1: a literal above 1, or a named size."""
-    return any(d.known and d.value != 1 for d in dims)
+    """Provably not all of size 1: a literal above 1. A named size may be 1, and a
+    view that is legal only if it is (``(M, k).view(k)``) says that it is."""
+    return any(d.value is not None and d.value > 1 for d in dims)
 
 
 def _reordered(shape: Shape, target: list[Dim | None], pairs: dict[int, int]) -> int | None:
