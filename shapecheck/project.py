@@ -197,6 +197,8 @@ class Project:
             # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
             bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
         for base in bases:
+            if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
+                continue  # `import torch`: nothing of that name here (the common case)
             target = self._module_file(base, parts)
             if target is None or not _within(target, root):
                 continue
