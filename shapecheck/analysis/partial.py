@@ -36,18 +36,6 @@ def append_last(t: Tensor, last: Dim, **changes: object) -> Tensor:
     return t.derive(None, head=t.head, tail=(last,), min_rank=t.least_rank + 1, **changes)
 
 
-def leading(t: Tensor, count: int) -> tuple[Dim | None, ...]:
-    """The first ``count`` dims, None where unknown."""
-    return tuple(t.dim(i) for i in range(count))
-
-
-def from_dims(dims: Shape, rank_known: bool, tail: Shape = ()) -> Tensor:
-    """A tensor with ``dims`` in front: the whole shape, or just its head."""
-    if rank_known:
-        return Tensor(shape=dims)
-    return Tensor(shape=None, head=dims, tail=tail, min_rank=len(dims) + len(tail))
-
-
 def drop_leading(t: Tensor, count: int = 1) -> Tensor:
     """Indexing or iterating dim 0 away: ``x[i]``, ``for row in x``."""
     if t.shape is not None:

@@ -230,17 +230,14 @@ def _like(args: Args) -> Value:
     )
 
 
-def _randperm(args: Args) -> Value:
+def _randperm(numpy: bool) -> Callable[[Args], Value]:
     """``torch.randperm(n)``, ``np.random.permutation(n)``: a 1-d index of length n."""
-    n = as_dim(args.get(0, "n") or args.get(0, "x"))
-    return _new_tensor(
-        args, (n or shapes.UNKNOWN_DIM,), numpy=args.node is not None and _numpy_call(args)
-    )
 
+    def build(args: Args) -> Value:
+        n = as_dim(args.get(0, "n") or args.get(0, "x"))
+        return _new_tensor(args, (n or shapes.UNKNOWN_DIM,), numpy=numpy)
 
-def _numpy_call(args: Args) -> bool:
-    name = dotted(args.node.func) if args.node is not None else None
-    return bool(name) and "permutation" in name
+    return build
 
 
 def _arange(args: Args) -> Value:
@@ -1055,8 +1052,8 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.from_numpy": _from_data(numpy=False, keeps_device=False),
     "torch.eye": _eye,
     "torch.arange": _arange,
-    "torch.randperm": _randperm,
-    "numpy.random.permutation": _randperm,
+    "torch.randperm": _randperm(numpy=False),
+    "numpy.random.permutation": _randperm(numpy=True),
     "torch.device": _torch_device,
     # torch shape operations
     "torch.permute": _on_first(permute_method),

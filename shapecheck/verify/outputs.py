@@ -15,7 +15,7 @@ from beartype import beartype
 from jaxtyping import Float, jaxtyped
 from torch import Tensor, nn
 
-from shapecheck.reference import ReferenceCell, ReferenceHead, sequence_summary
+from shapecheck.reference import ReferenceCell, ReferenceHead, ReferenceModel, sequence_summary
 from shapecheck.verify.claims import (
     Checker,
     Evidence,
@@ -26,6 +26,21 @@ from shapecheck.verify.claims import (
     _Layer,
 )
 from shapecheck.verify.sizes import Sizes
+
+
+def _reference(
+    run: Run, evidence: Evidence, batch_first: bool
+) -> tuple[Sizes, _Layer, ReferenceModel, Tensor]:
+    """The reference layer the evidence describes, and an input for it in its layout."""
+    layer_json = evidence.get("layer")
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    sizes = Sizes()
+    layer = _Layer.from_evidence(layer_json, sizes)
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    shape = (batch, seq) if batch_first else (seq, batch)
+    x = torch.randn(*shape, layer.input_size, device=run.device)
+    return sizes, layer, layer.build(run, batch_first=batch_first), x
 
 
 def linear_size(run: Run, evidence: Evidence) -> Outcome:
@@ -56,14 +71,9 @@ def linear_size(run: Run, evidence: Evidence) -> Outcome:
 
 def bidirectional_last(run: Run, evidence: Evidence) -> Outcome:
     """The backward half at the last step has seen one token; ``h_n[-1]`` is backward only."""
-    layer_json = evidence.get("layer")
-    if not layer_json or not layer_json.get("bidirectional"):
+    if not (evidence.get("layer") or {}).get("bidirectional"):
         raise NotCheckable("the layer is not known to be bidirectional")
-    sizes = Sizes()
-    layer = _Layer.from_evidence(layer_json, sizes)
-    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
-    model = layer.build(run, batch_first=True)
-    x = torch.randn(batch, seq, layer.input_size, device=run.device)
+    sizes, layer, model, x = _reference(run, evidence, batch_first=True)
     half = layer.proj_size or layer.hidden_size
     with torch.no_grad():
         out, state = model.rnn(x)
@@ -121,14 +131,7 @@ def feature_index(run: Run, evidence: Evidence) -> Outcome:
 
 def state_batch_index(run: Run, evidence: Evidence) -> Outcome:
     """``h_n[:, -1]`` is ``(layers_x_dirs, hidden)``: not one state per sample."""
-    layer_json = evidence.get("layer")
-    if not layer_json:
-        raise NotCheckable("the layer's configuration is not known")
-    sizes = Sizes()
-    layer = _Layer.from_evidence(layer_json, sizes)
-    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
-    model = layer.build(run, batch_first=True)
-    x = torch.randn(batch, seq, layer.input_size, device=run.device)
+    sizes, layer, model, x = _reference(run, evidence, batch_first=True)
 
     def pick(index: object) -> str | None:
         with torch.no_grad():
@@ -239,14 +242,7 @@ def cell_state(run: Run, evidence: Evidence) -> Outcome:
 
 def state_unpack(run: Run, evidence: Evidence) -> Outcome:
     """Unpacking a GRU's ``h_n`` into two names splits it along the layer axis."""
-    layer_json = evidence.get("layer")
-    if not layer_json:
-        raise NotCheckable("the layer's configuration is not known")
-    sizes = Sizes()
-    layer = _Layer.from_evidence(layer_json, sizes)
-    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
-    model = layer.build(run, batch_first=False)
-    x = torch.randn(seq, batch, layer.input_size, device=run.device)
+    sizes, layer, model, x = _reference(run, evidence, batch_first=False)
     with torch.no_grad():
         _, h_n = model.rnn(x)
     where = f"{layer.kind} with layers_x_dirs={layer.layers_x_dirs}, {sizes.bindings()}"
