@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -79,7 +81,13 @@ def _snapshot(target: Path) -> str:
     return _git(target, "rev-parse", "HEAD")
 
 
-@pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed")
+# Run as ``python -m pre_commit``: its script may not be on PATH (a venv not activated).
+PRE_COMMIT = (sys.executable, "-m", "pre_commit")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pre_commit") is None, reason="pre-commit is not installed"
+)
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_pre_commit_hook(tmp_path: Path) -> None:
     """The hook installs from this checkout (libcst only) and gates commits."""
@@ -99,7 +107,7 @@ def test_pre_commit_hook(tmp_path: Path) -> None:
 
     def hook(*files: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["pre-commit", "run", "shapecheck", "--files", *files],
+            [*PRE_COMMIT, "run", "shapecheck", "--files", *files],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -116,7 +124,7 @@ def test_pre_commit_hook(tmp_path: Path) -> None:
     none = hook("notes.md")
     assert none.returncode == 0 and "no files to check" in none.stdout
     # Environments of older snapshots are no longer referenced: let pre-commit drop them.
-    subprocess.run(["pre-commit", "gc"], cwd=repo, capture_output=True, env=env, timeout=120)
+    subprocess.run([*PRE_COMMIT, "gc"], cwd=repo, capture_output=True, env=env, timeout=120)
 
 
 def test_the_hook_installs_no_torch() -> None:

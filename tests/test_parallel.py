@@ -31,19 +31,20 @@ def test_same_findings_with_workers_cache_and_any_order(tmp_path: Path, monkeypa
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)  # the pool, even for few files
     baseline = _canonical(check_project(_jobs(FILES), workers=1))
     assert len(baseline) > 40
-    assert _canonical(check_project(_jobs(FILES), workers=2)) == baseline
+    # Each pass changes more than one thing at once, so that three passes cover workers,
+    # order and both cache states: a difference in any of them fails one comparison.
     shuffled = FILES[:]
     random.Random(7).shuffle(shuffled)
-    assert _canonical(check_project(_jobs(shuffled), workers=2)) == baseline
     cache = Cache(tmp_path / "cache")
     cold = check_project(_jobs(shuffled), workers=2, cache=cache)
     warm = check_project(_jobs(list(reversed(FILES))), workers=1, cache=cache)
-    assert _canonical(cold) == _canonical(warm) == baseline
+    assert _canonical(cold) == baseline
+    assert _canonical(warm) == baseline
 
 
 def test_results_come_back_in_the_order_of_the_jobs(monkeypatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)
-    shuffled = FILES[:]
+    shuffled = FILES[:60]  # enough for both workers to return out of order
     random.Random(3).shuffle(shuffled)
     results = check_project(_jobs(shuffled), workers=2)
     assert [r.name for r in results] == [str(p) for p in shuffled]
@@ -61,8 +62,7 @@ def test_command_line_output_is_identical_with_and_without_jobs(tmp_path: Path) 
     target = str(FIXTURES)
     single = run("-j", "1", "--no-cache", target)
     assert json.loads(single)
-    assert run("-j", "2", "--no-cache", target) == single
-    assert run(target) == single  # cold cache
+    assert run("-j", "2", target) == single  # two workers, cold cache
     assert (tmp_path / ".shapecheck_cache").is_dir()
     assert run(target) == single  # warm cache
     named = sorted(str(p) for p in (FIXTURES / "projects").rglob("*.py"))

@@ -14,11 +14,17 @@ from tests.helpers import FIXTURES
 
 
 def _torch_sources() -> list[Path]:
+    """Two large, syntactically varied library files: the recurrent layers and ``Module``.
+
+    libcst's providers take about a second per such file, so the comparison samples
+    torch rather than walking all of ``nn`` and ``optim``; the fixtures, the edge
+    cases below and the fuzz test cover the rest.
+    """
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None:
         return []
-    root = Path(spec.origin).parent
-    return sorted((root / "nn" / "modules").glob("*.py")) + sorted((root / "optim").glob("*.py"))
+    modules = Path(spec.origin).parent / "nn" / "modules"
+    return [path for path in (modules / "rnn.py", modules / "module.py") if path.is_file()]
 
 
 def _compare(text: str) -> int:
@@ -44,7 +50,7 @@ def test_same_as_libcst_on_torch_sources() -> None:
     sources = _torch_sources()
     if not sources:
         pytest.skip("torch is not installed")
-    assert sum(_compare(p.read_text(encoding="utf-8")) for p in sources) > 10_000
+    assert sum(_compare(p.read_text(encoding="utf-8")) for p in sources) > 20_000
 
 
 @pytest.mark.parametrize(
