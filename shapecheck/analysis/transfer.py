@@ -892,6 +892,15 @@ def _pointwise(args: Args) -> Value:
     return t if t is not None else UNKNOWN
 
 
+def _variable(args: Args) -> Value:
+    """``Variable(x)``: since torch 0.4 the tensor itself, flagged by ``requires_grad=``."""
+    t = tensor_of(args.get(0, "data"))
+    if t is None:
+        return UNKNOWN
+    flag = as_bool(args.get(None, "requires_grad"))
+    return t if flag is None else replace(t, requires_grad=flag or t.requires_grad)
+
+
 def _max_fn(args: Args) -> Value:
     t = tensor_of(args.get(0, "input"))
     if t is None:
@@ -1088,6 +1097,8 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.nn.functional.binary_cross_entropy": loss,
     "torch.nn.functional.binary_cross_entropy_with_logits": loss,
     "torch.nn.utils.rnn.pad_sequence": _pad_sequence,
+    "torch.Variable": _variable,  # torch.autograd.Variable, as imports.canonical spells it
+    "torch.variable.Variable": _variable,
     "torch.no_grad": _grad_mode(False),
     "torch.inference_mode": _inference_mode,
     "torch.enable_grad": _grad_mode(True),
