@@ -326,14 +326,24 @@ class Interpreter:
             self.exec_block(node.body, frame)
             return
         before = frame.snapshot()
+        # `self.rnn = ...` in a branch sets an attribute, not a name: join those too.
+        owner = frame.receiver
+        attrs = dict(owner.attrs) if owner is not None else {}
         self.exec_block(node.body, frame)
         after_body = frame.snapshot()
         frame.restore(before)
+        attrs_after_body = {}
+        if owner is not None:
+            attrs_after_body, owner.attrs = owner.attrs, dict(attrs)
         if isinstance(node.orelse, cst.If):
             self._if(node.orelse, frame)
         elif isinstance(node.orelse, cst.Else):
             self.exec_block(node.orelse.body, frame)
         frame.join_with(after_body)
+        if owner is not None:
+            for name, value in attrs_after_body.items():
+                mine = owner.attrs.get(name)
+                owner.attrs[name] = value if mine is None else join(mine, value)
 
     def _for(self, node: cst.For, frame: Frame) -> None:
         iterated = self.eval(node.iter, frame)

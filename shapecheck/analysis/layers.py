@@ -356,6 +356,8 @@ def _apply_recurrent(layer: Layer, x: Tensor | None, args: Args) -> Value:
     output, h_n, c_n = tagged(output, "output"), tagged(h_n, "h_n"), tagged(c_n, "c_n")
     if config.kind == "LSTM":
         return Seq(items=(output, Seq(items=(h_n, c_n))))
+    if "LSTM" in config.kind.split(" or "):
+        return Seq(items=(output, UNKNOWN))  # an LSTM on one path: h_n, or (h_n, c_n)
     return Seq(items=(output, h_n))
 
 

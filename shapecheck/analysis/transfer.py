@@ -1079,6 +1079,8 @@ FUNCTIONS: dict[str, Callable[[Args], Value]] = {
     "torch.concat": _cat,
     "torch.stack": _stack,
     "torch.argmax": _on_first(reduce_method(False)),
+    "torch.mean": _on_first(reduce_method(True)),
+    "torch.sum": _on_first(reduce_method(True)),
     "torch.max": _max_fn,
     "torch.sigmoid": _pointwise,
     "torch.tanh": _pointwise,

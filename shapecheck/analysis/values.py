@@ -319,7 +319,27 @@ def join(a: Value, b: Value) -> Value:
         if a.items == () or b.items == ():  # a list before and after it was filled
             return Seq(elem=(b if a.items == () else a).element())
         return Seq(elem=join(a.element(), b.element()))
+    if isinstance(a, Layer) and isinstance(b, Layer):
+        return _join_layers(a, b)
     return UNKNOWN
+
+
+def _join_layers(a: Layer, b: Layer) -> Value:
+    """One attribute built two ways: ``if cell == "lstm": nn.LSTM(...) else: nn.GRU(...)``.
+
+    Layers that differ only in where they were built are the same layer. Recurrent
+    layers that differ only in their kind keep their shared configuration under a
+    joined kind (``"GRU or LSTM"``): sizes and flags hold on either path, and what
+    depends on the kind (an LSTM's ``(h_n, c_n)``) becomes unknown.
+    """
+    if replace(a, node=b.node, moved_at=b.moved_at) == b:
+        return a
+    ra, rb = a.recurrent, b.recurrent
+    if ra is None or rb is None or ra.is_cell or rb.is_cell or replace(ra, kind=rb.kind) != rb:
+        return UNKNOWN
+    kind = " or ".join(sorted({*ra.kind.split(" or "), *rb.kind.split(" or ")}))
+    qualname = f"{a.qualname.rsplit('.', 1)[0]}.{kind}"
+    return replace(a, qualname=qualname, recurrent=replace(ra, kind=kind), device=None)
 
 
 def join_all(values: tuple[Value, ...] | list[Value]) -> Value:
