@@ -400,6 +400,10 @@ class Interpreter:
             self.exec_block(node.finalbody.body, frame)
 
     def _with(self, node: cst.With, frame: Frame) -> None:
+        if any(_expects_an_error(item.item) for item in node.items):
+            # `with pytest.raises(ValueError):` runs code that is meant to fail; what
+            # it does there is the test's point, never a finding.
+            return
         saved = frame.grad
         for item in node.items:
             value = self.eval(item.item, frame)
@@ -1363,6 +1367,17 @@ _COUNTER_NAMES = frozenset({"i", "j", "k", "t"})
 _TENSOR_METHODS_ONLY = frozenset(
     {"permute", "unsqueeze", "contiguous", "size", "dim", "masked_fill", "new_zeros", "detach"}
 )
+
+
+# Context managers whose body is expected to raise: pytest's and unittest's.
+_EXPECTS_ERROR = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
+
+
+def _expects_an_error(item: cst.BaseExpression) -> bool:
+    if not isinstance(item, cst.Call):
+        return False
+    name = dotted(item.func)
+    return name is not None and name.rsplit(".", 1)[-1] in _EXPECTS_ERROR
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
