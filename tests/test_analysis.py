@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from itertools import permutations
 
 import libcst as cst
 import pytest
@@ -100,3 +101,35 @@ def test_a_budget_that_runs_out_is_a_diagnostic(monkeypatch) -> None:
     monkeypatch.setattr(interpreter, "STATEMENT_BUDGET", 5)
     (finding,) = lint(source)
     assert finding.code == "SHP005" and finding.severity.value == "warning"
+
+
+def _views(rank_sizes: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every permutation of a contiguous tensor, with views that merge neighbours of the
+    permuted shape, split its dims in two, or end in -1."""
+    cases = []
+    for order in permutations(range(len(rank_sizes))):
+        shape = tuple(rank_sizes[a] for a in order)
+        targets = {shape, (-1,), (shape[0], -1), (-1, shape[-1])}
+        for cut in range(1, len(shape)):
+            merged = (*shape[: cut - 1], shape[cut - 1] * shape[cut], *shape[cut + 1 :])
+            targets.add(merged)
+        for axis, size in enumerate(shape):
+            for factor in (f for f in range(2, size) if size % f == 0):
+                targets.add((*shape[:axis], factor, size // factor, *shape[axis + 1 :]))
+        cases += [(order, target) for target in sorted(targets)]
+    return cases
+
+
+@pytest.mark.parametrize("order, target", _views((2, 6, 5)))
+def test_view_after_permute_raises_exactly_when_torch_does(order, target) -> None:
+    """The stride rule against torch itself: splits always work, merges need neighbours."""
+    torch = pytest.importorskip("torch")
+    source = f"import torch\nx = torch.zeros(2, 6, 5)\ny = x.permute{order}.view{target}\n"
+    calls = facts(source).view_calls
+    assert len(calls) == 1
+    try:
+        torch.zeros(2, 6, 5).permute(*order).view(*target)
+        torch_raises = False
+    except RuntimeError:
+        torch_raises = True
+    assert calls[0].raises is torch_raises

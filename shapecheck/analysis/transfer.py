@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import libcst as cst
 
@@ -361,17 +362,84 @@ def _plain(target: list[Dim | None]) -> Shape | None:
 
 
 def view_raises(t: Tensor, target: list[Dim | None] | None) -> bool:
-    """Whether ``t.view(*target)`` provably fails: a permute made ``t`` non-contiguous
-    and the view merges or splits dims that the permute moved. A view that keeps every
-    dim up to the last moved one still works."""
+    """Whether ``t.view(*target)`` provably fails on a tensor that a permute made
+    non-contiguous.
+
+    This is torch's stride rule: a view may split any dim, but it may merge dims only
+    where they are neighbours in memory. Target dims are matched with the source's,
+    from both ends (a -1 covers what lies between); the view raises only where a
+    target dim provably merges source dims that the permute separated.
+    """
     if t.contiguous is not False or t.layout_op is None or t.shape is None or target is None:
         return False
-    moved = [i for i, axis in enumerate(t.layout_op.order) if axis != i]
-    last_moved = max(moved) if moved else -1
-    if len(target) <= last_moved:
-        return True
-    kept = target[: last_moved + 1]
-    return not all(d is not None and d.same_size(t.shape[i]) for i, d in enumerate(kept))
+    order, shape = t.layout_op.order, t.shape
+    if len(order) != len(shape):
+        return False
+    merges: list[tuple[int, int]] = []  # source dims [i, j) merged into one target dim
+    i, j = 0, 0
+    while i < len(shape) and j < len(target) and target[j] is not None:
+        step = _align(shape, i, target, j)
+        if step is None:
+            return False  # sizes that cannot be matched: say nothing
+        i, j, merged = step
+        merges += [merged] if merged else []
+    end_i, end_j = len(shape), len(target)
+    while end_i > i and end_j > j and target[end_j - 1] is not None:
+        step = _align_back(shape, end_i, target, end_j)
+        if step is None:
+            return False
+        end_i, end_j, merged = step
+        merges += [merged] if merged else []
+    if end_j - j == 1 and target[j] is None and end_i - i > 1:
+        merges.append((i, end_i))  # a -1 between aligned ends: it merges what is left
+    elif end_j - j > 1 or (end_j == j) != (end_i == i):
+        return False
+    return any(not _neighbours_in_memory(shape, order, a, b) for a, b in merges)
+
+
+def _align(
+    shape: Shape, i: int, target: list[Dim | None], j: int
+) -> tuple[int, int, tuple[int, int] | None] | None:
+    """Match ``shape[i]`` with a run of target dims (a split) or a run of source dims
+    with ``target[j]`` (a merge): the next positions, and the merged source run."""
+    for k in range(j + 1, len(target) + 1):
+        run = target[j:k]
+        if None in run:
+            break
+        if shapes.product([d for d in run if d is not None]).same_size(shape[i]) is True:
+            return i + 1, k, None
+    wanted = target[j]
+    for k in range(i + 2, len(shape) + 1):
+        if wanted is not None and shapes.product(shape[i:k]).same_size(wanted) is True:
+            return k, j + 1, (i, k)
+    return None
+
+
+def _align_back(
+    shape: Shape, i: int, target: list[Dim | None], j: int
+) -> tuple[int, int, tuple[int, int] | None] | None:
+    """:func:`_align` from the ends: ``shape[:i]`` against ``target[:j]``."""
+    for k in range(j - 1, -1, -1):
+        run = target[k:j]
+        if None in run:
+            break
+        if shapes.product([d for d in run if d is not None]).same_size(shape[i - 1]) is True:
+            return i - 1, k, None
+    wanted = target[j - 1]
+    for k in range(i - 2, -1, -1):
+        if wanted is not None and shapes.product(shape[k:i]).same_size(wanted) is True:
+            return k, j - 1, (k, i)
+    return None
+
+
+def _neighbours_in_memory(shape: Shape, order: tuple[int, ...], start: int, stop: int) -> bool:
+    """Whether source dims ``[start, stop)`` lie in memory one after the other, as in
+    the contiguous tensor the permute started from. Dims of size 1 have no stride."""
+    size_of = {axis: shape[p] for p, axis in enumerate(order)}  # by original axis
+    kept = [order[p] for p in range(start, stop) if shape[p].value != 1]
+    return all(
+        a < b and all(size_of[c].value == 1 for c in range(a + 1, b)) for a, b in pairwise(kept)
+    )
 
 
 def unsqueeze_method(t: Tensor, args: Args) -> Value:
