@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import libcst as cst
 
 from shapecheck import describe
-from shapecheck.analysis import transfer
+from shapecheck.analysis import shapes, transfer
 from shapecheck.analysis.facts import TensorCall
 from shapecheck.analysis.shapes import Dim, Role
 from shapecheck.finding import Applicability, Severity
@@ -100,14 +101,27 @@ def _batch_major_target(call: TensorCall) -> list[Dim | None] | None:
     if batch is None or batch.role is not Role.BATCH:
         return None
     target = transfer.target_dims(call.args.pos)
-    if target is None or len(target) < 2 or target[0] is None:
+    if target is None or len(target) < 2:
         return None
+    if target[0] is None:
+        # The -1 stands for the batch: the evidence says so, for the reference run.
+        return [batch, *target[1:]] if _batch_inferred(layers, t.dim(2), target[1:]) else None
     first = target[0]
     if first.same_size(layers) is True:
         return None
     if first.same_size(batch) is True or first.role is Role.BATCH:
         return target
     return None
+
+
+def _batch_inferred(layers: Dim, hidden: Dim | None, rest: list[Dim | None]) -> bool:
+    """``h_n.view(-1, L*D*H)``: the other sizes take all of layers x hidden, so the -1
+    is the batch, and each row is cut across the layer axis."""
+    if hidden is None or None in rest:
+        return False
+    wanted = shapes.product([layers, hidden])
+    given = shapes.product([d for d in rest if d.value != 1 or d.name is not None])
+    return wanted.known and given.same_size(wanted) is True
 
 
 def view_evidence(
@@ -117,7 +131,7 @@ def view_evidence(
     comes from (an axis of the source, or -1), the axis whose samples must not mix, and
     the order that the fix puts the source in before reshaping."""
     shape = describe.tensor_json(tensor, 3) or []
-    placed = []
+    placed: list[dict] = []
     for dim in target:
         axis = None
         if dim is not None and tensor.shape is not None:
@@ -125,5 +139,25 @@ def view_evidence(
             axis = matches[0] if len(matches) == 1 else None
         if dim is not None and axis is None and dim.role is Role.BATCH:
             axis = batch_axis
-        placed.append({"axis": axis} if axis is not None else {"infer": dim is None})
+        merged = _merged_axes(tensor.shape, dim) if axis is None else None
+        if axis is not None:
+            placed.append({"axis": axis})
+        elif dim is not None and dim.value == 1 and dim.name is None:
+            placed.append({"size": 1})
+        elif merged is not None:
+            placed.append({"axes": list(merged)})  # a product: layers x hidden
+        else:
+            placed.append({"infer": dim is None})
     return {"shape": shape, "target": placed, "axis": batch_axis, "order": list(order)}
+
+
+def _merged_axes(shape, dim: Dim | None) -> tuple[int, int] | None:
+    """The two source axes whose product is ``dim``, where exactly one pair is."""
+    if shape is None or dim is None or not dim.known:
+        return None
+    pairs = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(shape)), 2)
+        if shapes.product([shape[i], shape[j]]).same_size(dim) is True
+    ]
+    return pairs[0] if len(pairs) == 1 else None

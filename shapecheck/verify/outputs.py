@@ -330,9 +330,17 @@ def view_transpose(run: Run, evidence: Evidence) -> Outcome:
             dims.append(literal)
         else:
             dims.append(sizes.of(dim))
-    if len(order) != len(dims) or sum(1 for t in target if "axis" not in t) > 1:
+    if len(order) != len(dims) or sum(1 for t in target if t.get("infer") is not None) > 1:
         raise NotCheckable("more than one size of the view is unknown")
-    wanted = [dims[t["axis"]] if "axis" in t else -1 for t in target]
+    # Each size is one source axis, a product of two (layers x hidden), a literal 1, or -1.
+    wanted = [
+        dims[t["axis"]]
+        if "axis" in t
+        else dims[t["axes"][0]] * dims[t["axes"][1]]
+        if "axes" in t
+        else t.get("size", -1)
+        for t in target
+    ]
     if axis not in [t.get("axis") for t in target]:
         raise NotCheckable("the view does not keep the axis whose samples are compared")
     keeps = [t.get("axis") for t in target].index(axis)
