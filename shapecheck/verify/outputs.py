@@ -256,6 +256,40 @@ def state_unpack(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(held, f"{detail} [{where}]")
 
 
+def state_squeeze(run: Run, evidence: Evidence) -> Outcome:
+    """``h_n.squeeze(0)`` keeps the layer axis when there are several layers or
+    directions; the top layer's ``h_n[-1]`` is ``(batch, hidden)``, the last step's output."""
+    layer_json = dict(evidence.get("layer") or {})
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    count = (layer_json.get("num_layers") or {}).get("size")
+    if not layer_json.get("bidirectional") and not (isinstance(count, int) and count > 1):
+        layer_json["num_layers"] = {"size": 2}  # the claim is about a count above 1
+    batch_first = bool(layer_json.get("batch_first"))
+    sizes, layer, model, x = _reference(run, {"layer": layer_json}, batch_first=batch_first)
+    with torch.no_grad():
+        out, state = model.rnn(x)
+    is_cell = evidence.get("part") == "c_n" and isinstance(state, tuple)
+    h_n = state[1] if is_cell else state[0] if isinstance(state, tuple) else state
+    dim = evidence.get("dim")
+    squeezed = h_n.squeeze(dim) if dim is not None else h_n.squeeze()
+    batch = x.shape[0 if batch_first else 1]
+    wanted = (batch, h_n.shape[-1])
+    where = f"{layer.kind} with layers_x_dirs={layer.layers_x_dirs}, {sizes.bindings()}"
+    fix_passed = None
+    if evidence.get("fixed"):
+        top = h_n[-1]
+        last = out[:, -1] if batch_first else out[-1]
+        fix_passed = tuple(top.shape) == wanted and (is_cell or torch.allclose(top, last))
+    if tuple(squeezed.shape) == wanted:
+        return Outcome(False, f"the squeezed state is (batch, hidden) [{where}]", fix_passed)
+    detail = (
+        f"the squeezed state has shape {tuple(squeezed.shape)}, not (batch, hidden) = "
+        f"{wanted}: the layer axis is still in front"
+    )
+    return Outcome(True, f"{detail} [{where}]", fix_passed)
+
+
 def _unpack(t: Tensor, count: int) -> tuple[Tensor, ...]:
     if t.shape[0] != count:
         raise ValueError(f"too many values to unpack (expected {count}, got {t.shape[0]})")
@@ -432,4 +466,5 @@ CHECKERS: dict[str, Checker] = {
     "cell-state": cell_state,
     "state-unpack": state_unpack,
     "sequence-as-features": sequence_as_features,
+    "state-squeeze": state_squeeze,
 }
