@@ -313,16 +313,24 @@ def sequence_as_features(run: Run, evidence: Evidence) -> Outcome:
             after, _ = model(x)
         return not torch.allclose(before, after)
 
-    as_features = _Layer(**{**vars(layer), "input_size": window}).build(run, True).rnn
-    as_steps = _Layer(**{**vars(layer), "input_size": 1}).build(run, True).rnn
-    held = not sensitive(as_features, series.view(batch, 1, window))
-    recurs = sensitive(as_steps, series.view(batch, window, 1))
+    # In the layer's own layout: (batch, 1, window) batch first, (1, batch, window) not.
+    batch_first = bool(layer_json.get("batch_first", True))
+    as_features = _Layer(**{**vars(layer), "input_size": window}).build(run, batch_first).rnn
+    as_steps = _Layer(**{**vars(layer), "input_size": 1}).build(run, batch_first).rnn
+    if batch_first:
+        one_step, steps = series.view(batch, 1, window), series.view(batch, window, 1)
+        fed, fixed = "(batch, 1, window)", "(batch, window, 1)"
+    else:
+        one_step, steps = series.view(1, batch, window), series.T.reshape(window, batch, 1)
+        fed, fixed = "(1, batch, window)", "(window, batch, 1)"
+    held = not sensitive(as_features, one_step)
+    recurs = sensitive(as_steps, steps)
     where = f"{layer.kind} with window={window}, batch={batch}, hidden={layer.hidden_size}"
     if not held:
         return Outcome(False, f"the recurrent weights changed the output [{where}]")
     detail = (
-        f"fed (batch, 1, window), changing weight_hh leaves the output as it was: one step, "
-        f"no recurrence; fed (batch, window, 1) it "
+        f"fed {fed}, changing weight_hh leaves the output as it was: one step, "
+        f"no recurrence; fed {fixed} it "
         f"{'changes' if recurs else 'does not change'} [{where}]"
     )
     return Outcome(True, detail)
