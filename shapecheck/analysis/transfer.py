@@ -69,7 +69,8 @@ def as_dim(value: Value | None) -> Dim | None:
     if isinstance(value, Int):
         return value.dim
     if isinstance(value, Opaque) and value.text is not None:
-        return named(value.text)
+        # A product's factors name no role of their own: `args.n*args.seq_len` is no length.
+        return Dim(name=value.text) if "*" in value.text else named(value.text)
     return None
 
 
