@@ -118,7 +118,8 @@ with it.
             t, config = call.tensor, call.tensor.source.layer.recurrent
             layers = t.dim(0)
             subject = describe.receiver_code(ctx.module, call.node)
-            consumer = consumers[id(call.result)]
+            kind, site = consumers[id(call.result)]
+            consumer = f"{kind} at line {ctx.line(site)}"  # lines only once a finding is sure
             if config.bidirectional:
                 # Both directions double the features: the head must change too, no fix.
                 fixed = None
@@ -157,15 +158,15 @@ with it.
             )
 
 
-def _batch_major_consumers(ctx: RuleContext) -> dict[int, str]:
+def _batch_major_consumers(ctx: RuleContext) -> dict[int, tuple[str, cst.Call]]:
     """The values a layer (not a recurrent one) or a loss takes as its input, by id:
     these are read as ``(batch, features)``. Ids are those of values the facts hold."""
-    fed: dict[int, str] = {}
+    fed: dict[int, tuple[str, cst.Call]] = {}
     for call in ctx.facts.layer_calls:
         if isinstance(call.layer, Layer) and call.layer.recurrent is None:
-            fed.setdefault(id(call.input), f"{call.layer.kind} at line {ctx.line(call.node)}")
+            fed.setdefault(id(call.input), (call.layer.kind, call.node))
     for call in ctx.facts.loss_calls:
-        fed.setdefault(id(call.input), f"{call.name} at line {ctx.line(call.node)}")
+        fed.setdefault(id(call.input), (call.name, call.node))
     return fed
 
 
