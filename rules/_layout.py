@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import libcst as cst
 
 from shapecheck import describe
+from shapecheck.analysis import indexing
 from shapecheck.analysis.facts import RecurrentCall
 from shapecheck.analysis.layout import Problem, describe_expected, reorder_for
 from shapecheck.analysis.shapes import Dim, Role
-from shapecheck.analysis.values import LayoutOp, RecurrentConfig, Tensor
+from shapecheck.analysis.values import Layer, LayoutOp, RecurrentConfig, Tensor
 from shapecheck.finding import Applicability
 from shapecheck.rule import FixSpec, NodeEdit, Report, RuleContext, unique
 
@@ -162,3 +163,53 @@ def evidence(ctx: RuleContext, m: Mismatch) -> dict:
             "before": describe.shape_json(before),
         }
     return data
+
+
+def seq_first_reader(ctx: RuleContext, m: Mismatch) -> str | None:
+    """What downstream provably reads a batch_first layer's output as seq-first, when
+    its input came seq-first: a CTC loss whose batch (dim 1) is the batch the layer was
+    fed at dim 1, a seq-first recurrent layer fed the output, or ``out[-1]`` taken as
+    the last step. Then ``batch_first=False`` fits the code on both sides of the layer.
+    """
+    verdict = m.call.verdict
+    if not m.config.batch_first or verdict is None or verdict.position(Role.BATCH) != 1:
+        return None
+    layer, batch = m.call.layer, m.tensor.dim(1)
+    for call in ctx.facts.layer_calls:
+        x = call.input
+        if not isinstance(call.layer, Layer) or not isinstance(x, Tensor):
+            continue
+        if call.layer.kind == "CTCLoss" and x.least_rank == 3 and batch is not None:
+            fed = x.dim(1)
+            if batch.known and fed is not None and fed.same_size(batch) is True:
+                line = ctx.line(call.node)
+                return f"the CTCLoss at line {line} takes the output as (seq, batch, classes)"
+        config = call.layer.recurrent
+        if (
+            config is not None
+            and config.batch_first is False
+            and not config.is_cell
+            and _output_of(x, layer)
+        ):
+            return f"the seq-first {config.kind} at line {ctx.line(call.node)} is fed the output"
+    for fact in ctx.facts.tensor_indexing:
+        first = fact.parts[0] if fact.parts else None
+        if (
+            _output_of(fact.tensor, layer)
+            and first is not None
+            and first.kind == indexing.INT
+            and first.value == -1
+        ):
+            return (
+                f"{ctx.code(fact.node)} at line {ctx.line(fact.node)} takes the last step as dim 0"
+            )
+    return None
+
+
+def _output_of(x: object, layer: Layer) -> bool:
+    return (
+        isinstance(x, Tensor)
+        and x.source is not None
+        and x.source.layer is layer
+        and x.source.part == "output"
+    )

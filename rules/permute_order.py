@@ -9,7 +9,17 @@ from shapecheck.analysis.layout import describe_expected, reorder_for
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, Report, Rule, RuleContext, unique
 
-from ._layout import drop_op, evidence, expected, fed_to, is_stray, mismatches, reorder_op
+from ._layout import (
+    drop_op,
+    evidence,
+    expected,
+    fed_to,
+    is_stray,
+    mismatches,
+    reorder_op,
+    seq_first_reader,
+    with_batch_first,
+)
 
 
 class PermuteOrder(Rule):
@@ -44,8 +54,18 @@ x = x.permute(1, 0, 2)             # (seq, 1, vocab)
 ```
 or build the layer with `batch_first=True` and drop the permute.
 
+A `batch_first=True` layer fed seq-first data whose output is then read seq-first
+(a CTC loss on it, a second seq-first layer fed it, or `out[-1]` taken as the last
+step) gets `batch_first=False` instead: reordering its input would hand those readers
+`(batch, seq, ...)`.
+```python
+x = conv_features.permute(2, 0, 1)           # (seq, batch, channels)
+self.rnn = nn.GRU(channels, hidden)          # was batch_first=True
+loss = nn.CTCLoss()(self.fc(out).log_softmax(2), targets, frames, lengths)
+```
+
 ## Fix safety
-Unsafe: the new order changes what every later use of the tensor sees.
+Unsafe: the new order (or the flag) changes what every later use of the tensor sees.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -78,6 +98,14 @@ Unsafe: the new order changes what every later use of the tensor sees.
                 else:
                     other = describe.order_call(op.method, alternative)
                     advice += f", or set batch_first=True and use {other}"
+            flip = None
+            reader = seq_first_reader(ctx, m) if alternative == tuple(op.order) else None
+            if reader is not None:
+                # Downstream wants the output seq-first: reordering the input to suit
+                # batch_first would hand it (batch, seq, ...), so unset the flag instead.
+                advice = f"set batch_first=False and keep the {op.method}, as {reader}; or {advice}"
+                flip = with_batch_first(ctx, m.call.layer.node, False)
+                fix = FixSpec("Set batch_first=False", Applicability.UNSAFE, (flip,))
             shape = describe.tensor_text(m.tensor, m.config)
             message = (
                 f"{subject} has shape {shape} after {done}, "
@@ -88,5 +116,10 @@ Unsafe: the new order changes what every later use of the tensor sees.
                 message=message,
                 help=advice[0].upper() + advice[1:],
                 fix=fix,
-                evidence=evidence(ctx, m) | {"suggested_order": list(order) if order else None},
+                evidence=evidence(ctx, m)
+                | (
+                    {"suggested_batch_first": False}
+                    if flip is not None
+                    else {"suggested_order": list(order) if order else None}
+                ),
             )

@@ -18,6 +18,8 @@ from ._layout import (
     flip_batch_first,
     is_stray,
     mismatches,
+    seq_first_reader,
+    with_batch_first,
 )
 
 
@@ -46,7 +48,9 @@ x = x.permute(1, 0, 2)         # left over from the seq-first version
 ```
 
 ## Fix
-Drop the permute, or build the layer without `batch_first=True`.
+Drop the permute, or build the layer without `batch_first=True`. When the output is
+read seq-first downstream (a CTC loss on it, a seq-first layer fed it, `out[-1]` as the
+last step), the fix sets `batch_first=False` and keeps the permute.
 
 ## Fix safety
 Unsafe: dropping the permute also changes what later uses of the tensor see.
@@ -76,19 +80,28 @@ Unsafe: dropping the permute also changes what later uses of the tensor see.
             else describe.tensor_text(Tensor(shape=None, head=op.before[:1]))
         )
         done = describe.order_call(op.method, op.order)
+        advice = f"drop the {op.method}"
+        fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))
+        data = evidence(ctx, m)
+        suggested: dict = {"suggested_order": list(range(len(data["transform"]["order"])))}
+        reader = seq_first_reader(ctx, m)
+        if reader is not None:
+            # Downstream wants the output seq-first, as the permute made the input.
+            advice = f"set batch_first=False and keep the {op.method}, as {reader}; or {advice}"
+            flip = with_batch_first(ctx, m.call.layer.node, False)
+            fix = FixSpec("Set batch_first=False", Applicability.UNSAFE, (flip,))
+            suggested = {"suggested_batch_first": False}
         message = (
             f"{subject} is already {before}, the layout {describe.layer_text(m.config)} expects, "
             f"but {done} turns it into {describe.tensor_text(m.tensor, m.config)} "
-            f"({fed_to(ctx, m.call)}); drop the {op.method}"
+            f"({fed_to(ctx, m.call)}); {advice}"
         )
-        fix = FixSpec(f"Drop the {op.method}", Applicability.UNSAFE, (drop_op(ctx, op),))
         return Report(
             node=op.node,
             message=message,
-            help=f"Drop the {op.method}",
+            help=advice[0].upper() + advice[1:],
             fix=fix,
-            evidence=(data := evidence(ctx, m))
-            | {"suggested_order": list(range(len(data["transform"]["order"])))},
+            evidence=data | suggested,
         )
 
     def _unflipped(self, ctx: RuleContext, m: Mismatch) -> Report:

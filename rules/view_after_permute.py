@@ -53,9 +53,12 @@ Safe: the original call raises, so no working code changes behaviour.
             done = describe.order_call(op.method, op.order) if op.method != "t" else "t()"
             message = (
                 f"{subject} is not contiguous after {done} at line {ctx.line(op.node)} "
-                f"(shape {describe.shape_text(t.shape)}), so .view() raises; use .reshape(), "
+                f"(shape {describe.tensor_text(t)}), so .view() raises; use .reshape(), "
                 f"or .contiguous().view()"
             )
+            # A tensor of unknown rank is run at the least rank the analysis proved.
+            shape = describe.tensor_json(t, t.least_rank) or []
+            order = [*op.order, *range(len(op.order), len(shape))]
             func = call.node.func
             edits = (NodeEdit(func.attr, "reshape"),) if isinstance(func, cst.Attribute) else ()
             yield Report(
@@ -64,8 +67,8 @@ Safe: the original call raises, so no working code changes behaviour.
                 help="Use .reshape() instead of .view()",
                 fix=FixSpec("Use .reshape()", Applicability.SAFE, edits),
                 evidence={
-                    "shape": describe.shape_json(t.shape),
-                    "transform": {"op": op.method, "order": list(op.order)},
+                    "shape": shape,
+                    "transform": {"op": op.method, "order": order},
                     "view": None
                     if call.target is None
                     else [None if d is None else describe.dim_json(d) for d in call.target],

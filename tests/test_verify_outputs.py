@@ -29,6 +29,7 @@ OUTPUT_CLAIMS = {
     "cell-state",
     "state-unpack",
     "sequence-as-features",
+    "state-squeeze",
 }
 # A device move needs a device to move to: on a CPU-only run it is not checkable.
 DEVICE_METHODS = {"to", "cuda"}

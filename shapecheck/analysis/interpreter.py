@@ -1144,6 +1144,7 @@ class Interpreter:
                 self.facts.numpy_calls.append(NumpyCall(node=node, tensor=tensor))
             elif name == "view" and not tensor.numpy:
                 target = transfer.target_dims(args.pos)
+                tensor = transfer.ranked_by_sizes(tensor, target, _own_spellings(node, tensor))
                 self.facts.view_calls.append(
                     ViewCall(
                         node=node,
@@ -1271,6 +1272,19 @@ class Interpreter:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _own_spellings(node: cst.Call, tensor: Tensor) -> set[str]:
+    """The names whose sizes are the receiver's: itself, and the tensor a reorder
+    written inline on it reordered (``x`` in ``x.transpose(0, 1).view(...)``)."""
+    func = node.func
+    if not isinstance(func, cst.Attribute):
+        return set()
+    names = {dotted(func.value)}
+    op = tensor.layout_op
+    if op is not None and func.value is op.node:
+        names.add(dotted(op.subject))
+    return {n for n in names if n}
 
 
 def _looks_like_vocabulary(name: str | None) -> bool:

@@ -177,6 +177,15 @@ def binary(left: Value, right: Value, op: cst.CSTNode) -> Value:
             size = seq.size()
             length = shapes.product([size, count.dim]) if size is not None else None
             return Seq(length=length, elem=seq.element())
+        # `num_layers * hidden_size` on parameters of unknown value: still unknown (they
+        # may be tensors), but spelled, so that as a view's size it compares factor by
+        # factor.
+        sizes = [transfer.as_dim(v) for v in (left, right)]
+        if all(d is not None for d in sizes) and (
+            isinstance(left, Opaque) or isinstance(right, Opaque)
+        ):
+            spelled = shapes.product(sizes).name
+            return Opaque(spelled) if spelled else UNKNOWN
     return UNKNOWN
 
 

@@ -8,6 +8,7 @@ takes the evaluated :class:`Args` and returns the result's abstract value. Layer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -69,7 +70,8 @@ def as_dim(value: Value | None) -> Dim | None:
     if isinstance(value, Int):
         return value.dim
     if isinstance(value, Opaque) and value.text is not None:
-        return named(value.text)
+        # A product's factors name no role of their own: `args.n*args.seq_len` is no length.
+        return Dim(name=value.text) if "*" in value.text else named(value.text)
     return None
 
 
@@ -331,7 +333,10 @@ def transpose_method(t: Tensor, args: Args) -> Value:
                 before=before,
                 subject=args.subject(),
             )
-        return replace(swapped, contiguous=None, layout_op=op)
+        # Swapping two dims that may be above 1 moves memory, whatever the rank.
+        moves = op is not None and a != b and before[a].value != 1 and before[b].value != 1
+        contiguous = False if moves and t.contiguous is True else None
+        return replace(swapped, contiguous=contiguous, layout_op=op)
     return _layout(t, args, "transpose", shapes.transpose_order(len(t.shape), a, b))
 
 
@@ -370,8 +375,14 @@ def view_raises(t: Tensor, target: list[Dim | None] | None) -> bool:
     from both ends (a -1 covers what lies between); the view raises only where a
     target dim provably merges source dims that the permute separated.
     """
-    if t.contiguous is not False or t.layout_op is None or t.shape is None or target is None:
+    if t.contiguous is not False or t.layout_op is None or target is None:
         return False
+    if t.shape is None:
+        # Rank unknown: fewer sizes than dims, none past the moved ones, must merge a
+        # moved dim with its neighbour. A view of as many sizes may be the identity.
+        moved = [i for i, axis in enumerate(t.layout_op.order) if axis != i]
+        last_moved = max(moved) if moved else -1
+        return 0 < len(target) <= last_moved + 1 and len(target) < t.least_rank
     order, shape = t.layout_op.order, t.shape
     if len(order) != len(shape):
         return False
@@ -440,6 +451,30 @@ def _neighbours_in_memory(shape: Shape, order: tuple[int, ...], start: int, stop
     return all(
         a < b and all(size_of[c].value == 1 for c in range(a + 1, b)) for a, b in pairwise(kept)
     )
+
+
+def ranked_by_sizes(t: Tensor, target: list[Dim | None] | None, spellings: set[str]) -> Tensor:
+    """A tensor of unknown rank whose own sizes the call reads: ``x.size(2)`` in
+    ``x.transpose(0, 1).view(-1, x.size(2))`` ran, so x has at least three dims.
+
+    ``spellings`` are the names that stand for the tensor, or for one of its rank."""
+    if t.shape is not None or not target or not spellings:
+        return t
+    rank, head = t.least_rank, list(t.head)
+    kept = len(t.layout_op.order) if t.layout_op is not None else 0
+    for dim in target:
+        match = _OWN_SIZE.fullmatch(dim.name or "") if dim is not None else None
+        if match is None or match.group(1) not in spellings:
+            continue
+        axis = int(match.group(2))
+        rank = max(rank, axis + 1)
+        if axis >= kept and not t.tail:  # a dim the reorder left in place
+            head += [shapes.UNKNOWN_DIM] * (axis + 1 - len(head))
+            head[axis] = dim
+    return replace(t, head=tuple(head), min_rank=rank) if rank > t.least_rank else t
+
+
+_OWN_SIZE = re.compile(r"(.+)\.size\((\d+)\)")
 
 
 def unsqueeze_method(t: Tensor, args: Args) -> Value:

@@ -256,6 +256,40 @@ def state_unpack(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(held, f"{detail} [{where}]")
 
 
+def state_squeeze(run: Run, evidence: Evidence) -> Outcome:
+    """``h_n.squeeze(0)`` keeps the layer axis when there are several layers or
+    directions; the top layer's ``h_n[-1]`` is ``(batch, hidden)``, the last step's output."""
+    layer_json = dict(evidence.get("layer") or {})
+    if not layer_json:
+        raise NotCheckable("the layer's configuration is not known")
+    count = (layer_json.get("num_layers") or {}).get("size")
+    if not layer_json.get("bidirectional") and not (isinstance(count, int) and count > 1):
+        layer_json["num_layers"] = {"size": 2}  # the claim is about a count above 1
+    batch_first = bool(layer_json.get("batch_first"))
+    sizes, layer, model, x = _reference(run, {"layer": layer_json}, batch_first=batch_first)
+    with torch.no_grad():
+        out, state = model.rnn(x)
+    is_cell = evidence.get("part") == "c_n" and isinstance(state, tuple)
+    h_n = state[1] if is_cell else state[0] if isinstance(state, tuple) else state
+    dim = evidence.get("dim")
+    squeezed = h_n.squeeze(dim) if dim is not None else h_n.squeeze()
+    batch = x.shape[0 if batch_first else 1]
+    wanted = (batch, h_n.shape[-1])
+    where = f"{layer.kind} with layers_x_dirs={layer.layers_x_dirs}, {sizes.bindings()}"
+    fix_passed = None
+    if evidence.get("fixed"):
+        top = h_n[-1]
+        last = out[:, -1] if batch_first else out[-1]
+        fix_passed = tuple(top.shape) == wanted and (is_cell or torch.allclose(top, last))
+    if tuple(squeezed.shape) == wanted:
+        return Outcome(False, f"the squeezed state is (batch, hidden) [{where}]", fix_passed)
+    detail = (
+        f"the squeezed state has shape {tuple(squeezed.shape)}, not (batch, hidden) = "
+        f"{wanted}: the layer axis is still in front"
+    )
+    return Outcome(True, f"{detail} [{where}]", fix_passed)
+
+
 def _unpack(t: Tensor, count: int) -> tuple[Tensor, ...]:
     if t.shape[0] != count:
         raise ValueError(f"too many values to unpack (expected {count}, got {t.shape[0]})")
@@ -279,16 +313,24 @@ def sequence_as_features(run: Run, evidence: Evidence) -> Outcome:
             after, _ = model(x)
         return not torch.allclose(before, after)
 
-    as_features = _Layer(**{**vars(layer), "input_size": window}).build(run, True).rnn
-    as_steps = _Layer(**{**vars(layer), "input_size": 1}).build(run, True).rnn
-    held = not sensitive(as_features, series.view(batch, 1, window))
-    recurs = sensitive(as_steps, series.view(batch, window, 1))
+    # In the layer's own layout: (batch, 1, window) batch first, (1, batch, window) not.
+    batch_first = bool(layer_json.get("batch_first", True))
+    as_features = _Layer(**{**vars(layer), "input_size": window}).build(run, batch_first).rnn
+    as_steps = _Layer(**{**vars(layer), "input_size": 1}).build(run, batch_first).rnn
+    if batch_first:
+        one_step, steps = series.view(batch, 1, window), series.view(batch, window, 1)
+        fed, fixed = "(batch, 1, window)", "(batch, window, 1)"
+    else:
+        one_step, steps = series.view(1, batch, window), series.T.reshape(window, batch, 1)
+        fed, fixed = "(1, batch, window)", "(window, batch, 1)"
+    held = not sensitive(as_features, one_step)
+    recurs = sensitive(as_steps, steps)
     where = f"{layer.kind} with window={window}, batch={batch}, hidden={layer.hidden_size}"
     if not held:
         return Outcome(False, f"the recurrent weights changed the output [{where}]")
     detail = (
-        f"fed (batch, 1, window), changing weight_hh leaves the output as it was: one step, "
-        f"no recurrence; fed (batch, window, 1) it "
+        f"fed {fed}, changing weight_hh leaves the output as it was: one step, "
+        f"no recurrence; fed {fixed} it "
         f"{'changes' if recurs else 'does not change'} [{where}]"
     )
     return Outcome(True, detail)
@@ -330,9 +372,17 @@ def view_transpose(run: Run, evidence: Evidence) -> Outcome:
             dims.append(literal)
         else:
             dims.append(sizes.of(dim))
-    if len(order) != len(dims) or sum(1 for t in target if "axis" not in t) > 1:
+    if len(order) != len(dims) or sum(1 for t in target if t.get("infer") is not None) > 1:
         raise NotCheckable("more than one size of the view is unknown")
-    wanted = [dims[t["axis"]] if "axis" in t else -1 for t in target]
+    # Each size is one source axis, a product of two (layers x hidden), a literal 1, or -1.
+    wanted = [
+        dims[t["axis"]]
+        if "axis" in t
+        else dims[t["axes"][0]] * dims[t["axes"][1]]
+        if "axes" in t
+        else t.get("size", -1)
+        for t in target
+    ]
     if axis not in [t.get("axis") for t in target]:
         raise NotCheckable("the view does not keep the axis whose samples are compared")
     keeps = [t.get("axis") for t in target].index(axis)
@@ -424,4 +474,5 @@ CHECKERS: dict[str, Checker] = {
     "cell-state": cell_state,
     "state-unpack": state_unpack,
     "sequence-as-features": sequence_as_features,
+    "state-squeeze": state_squeeze,
 }
