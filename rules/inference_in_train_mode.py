@@ -34,7 +34,9 @@ Finds forward passes made for inference (under `torch.no_grad()` or
 `.eval()` or `.train(False)` reaches it. Only models with dropout count: an
 `nn.Dropout` whose rate is not zero, or a stacked recurrent layer built with
 `dropout > 0`. A model whose mode the analysis cannot follow (passed in by an
-unknown caller, loaded whole) is left alone.
+unknown caller, loaded whole) is left alone, and so is one put in training mode on
+purpose: a `.train()` earlier in the same function with no `backward()` between it
+and the forward pass, as Monte Carlo dropout does.
 
 ## Why is this wrong?
 In training mode dropout zeroes a random part of the activations on every call, so
@@ -69,7 +71,7 @@ resumes.
         for call in unique(ctx.facts.forward_calls, key=lambda c: id(c.node)):
             if call.mode != "train" or call.module is None:
                 continue
-            if not _consistently_train(ctx, call):
+            if not _consistently_train(ctx, call) or _kept_in_train_mode(ctx, call):
                 continue
             reason = _inference(call)
             if reason is None:
@@ -100,6 +102,32 @@ def _consistently_train(ctx: RuleContext, call: ForwardCall) -> bool:
     return all(
         other.mode == "train" for other in ctx.facts.forward_calls if other.node is call.node
     )
+
+
+def _kept_in_train_mode(ctx: RuleContext, call: ForwardCall) -> bool:
+    """An explicit ``.train()`` earlier in the same function, with no training step
+    (``backward()``) between it and the forward pass, keeps dropout on by choice:
+    Monte Carlo dropout, ``model.train()`` at the top of ``predict_with_uncertainty``.
+    A ``.train()`` in the training loop that ran before an evaluation does not count,
+    because the loop's ``backward()`` lies between them."""
+    train_at = call.train_at
+    if train_at is None or _scope(ctx, train_at) is not call.scope:
+        return False
+    start, end = ctx.line(train_at), ctx.line(call.node)
+    if start > end:
+        return False  # set after this call in the source: a later iteration's mode
+    return not any(
+        backward.scope is call.scope and start <= ctx.line(backward.node) <= end
+        for backward in ctx.facts.backward_calls
+    )
+
+
+def _scope(ctx: RuleContext, node: cst.CSTNode) -> cst.CSTNode | None:
+    """The function a node lies in; None at module level, as the analysis records it."""
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, cst.FunctionDef):
+        parent = ctx.parent(parent)
+    return parent
 
 
 def _inference(call: ForwardCall) -> str | None:

@@ -59,6 +59,8 @@ class ForwardCall:
     # the interpreter built it from a constructor call the script makes.
     mode: str = "train"
     module: Value | None = field(default=None, repr=False)
+    # The explicit .train() that put it in train mode; None when it was never changed.
+    train_at: cst.CSTNode | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1252,6 +1252,7 @@ class Interpreter:
                 scope=frame.scope,
                 mode=mode[0] if mode is not None else "train",
                 module=module,
+                train_at=mode[1] if mode is not None and mode[0] == "train" else None,
             )
         )
 
