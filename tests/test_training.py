@@ -22,6 +22,7 @@ CODES = (
     "SHP130",
     "SHP131",
     "SHP132",
+    "SHP133",
     "SHP203",
     "SHP204",
     "SHP303",

@@ -613,6 +613,8 @@ class Interpreter:
             return None
         if index.lower is None:
             size = self.eval(upper, frame)
+            if isinstance(size, Int) and size.dim.value is not None and size.dim.value < 0:
+                return None  # x[:-k] drops k from a size this slice does not know
             return size.dim if isinstance(size, Int) and size.dim.known else None
         if (
             isinstance(upper, cst.BinaryOperation)

@@ -349,6 +349,7 @@ def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
         shape = _plain(target)
     else:
         shape = shapes.reshape(t.shape, target)
+        shape = shapes.mark_merged(t.shape, shape) if shape is not None else None
     # reshape copies when it must, so its result is contiguous; view keeps strides.
     return t.derive(shape, contiguous=t.contiguous if view else True)
 
@@ -408,6 +409,8 @@ def flatten_method(t: Tensor, args: Args) -> Value:
     if i is None or j is None or i > j:
         return t.derive(None)
     merged = shapes.product(t.shape[i : j + 1])
+    if i == 0:  # the leading dims merged: remember in which order
+        merged = shapes.mark_merged(t.shape, (merged, *t.shape[j + 1 :]))[0]
     return t.derive((*t.shape[:i], merged, *t.shape[j + 1 :]), contiguous=True)
 
 

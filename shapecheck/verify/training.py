@@ -38,6 +38,15 @@ def per_step_cross_entropy(
 
 
 @jaxtyped(typechecker=beartype)
+def flat_cross_entropy(
+    logits: Float[Tensor, "tokens classes"],  # noqa: F722
+    target: Int[Tensor, "tokens"],  # noqa: F821
+) -> Float[Tensor, ""]:  # noqa: F722
+    """Cross-entropy over flattened tokens: row i of the logits scores target i."""
+    return F.cross_entropy(logits, target)
+
+
+@jaxtyped(typechecker=beartype)
 def regression_loss(
     prediction: Float[Tensor, "*shape"],  # noqa: F722
     target: Float[Tensor, "*shape"],  # noqa: F722
@@ -115,6 +124,47 @@ def class_target(run: Run, evidence: Evidence) -> Outcome:
     if failure is None:
         return Outcome(False, f"{where} ran", fix_passed)
     return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
+@beartype
+def flatten_order(run: Run, evidence: Evidence) -> Outcome:
+    """Logits and target flattened in different orders pair the wrong tokens.
+
+    Index-encoded: every step's logits peak at that step's own target, so a loss near
+    zero means every row met its own token. The user's flattening runs (the counts
+    agree) but scores rows against other tokens; the transposed target pairs them."""
+    rows, tokens = evidence.get("logits_order"), evidence.get("target_order")
+    if not rows or not tokens or set(rows) != {"batch", "seq"} or len(tokens) != 2:
+        raise NotCheckable("the flattening orders are not both known")
+    sizes = Sizes()
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    classes = sizes.of(evidence.get("classes"), "classes")
+    by_role = {"batch": batch, "seq": seq}
+    target_bs = torch.randint(0, classes, (batch, seq), device=run.device)
+    # The logits in their own layout, peaking at each step's target.
+    in_rows = target_bs if rows == ["batch", "seq"] else target_bs.t()
+    logits = (F.one_hot(in_rows, classes).float() * 20.0).reshape(-1, classes)
+    # The target in its layout: the other order, whatever its unknown dim was.
+    target = target_bs.t() if rows == ["batch", "seq"] else target_bs
+    layout = tuple(target.shape)
+    failure = _attempt(lambda: flat_cross_entropy(logits, target.reshape(-1)))
+    fixed = target.t().reshape(-1)
+    fix_passed = (
+        _attempt(lambda: flat_cross_entropy(logits, fixed)) is None
+        and float(flat_cross_entropy(logits, fixed)) < 1e-3
+    )
+    where = (
+        f"logits flattened from {tuple(by_role[r] for r in rows)}, target from {layout} "
+        f"[{sizes.bindings()}]"
+    )
+    if failure is not None:
+        return Outcome(True, f"{failure} [{where}]", fix_passed)
+    paired = float(flat_cross_entropy(logits, target.reshape(-1)))
+    if paired > 1e-3:
+        return Outcome(
+            True, f"{where} ran and paired the wrong tokens: loss {paired:.2f}", fix_passed
+        )
+    return Outcome(False, f"{where} paired every token with its own logits", fix_passed)
 
 
 # ---------------------------------------------------------------- regression broadcasting
@@ -374,5 +424,6 @@ CHECKERS: dict[str, Checker] = {
     "carried-state": carried_state,
     "class-dim": class_dim,
     "class-target": class_target,
+    "flatten-order": flatten_order,
     "broadcast": broadcast,
 }
