@@ -23,6 +23,7 @@ CODES = (
     "SHP131",
     "SHP132",
     "SHP133",
+    "SHP134",
     "SHP203",
     "SHP204",
     "SHP303",

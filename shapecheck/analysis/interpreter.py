@@ -587,7 +587,7 @@ class Interpreter:
         if tensor.shape is None and tensor.source is not None and _plain_indices(parts) >= 3:
             # `out[:, -1, :]`: three plain indices make a recurrent result 3-d (batched).
             tensor = layers.batched(tensor) or tensor
-        result = indexing.apply(tensor, parts)
+        result = indexing.one_hot_indexed(tensor, parts, indexing.apply(tensor, parts))
         self.facts.tensor_indexing.append(
             TensorIndex(node=node, tensor=tensor, parts=tuple(parts), result=result)
         )
@@ -878,7 +878,14 @@ class Interpreter:
             return transfer.data_loader(args, dataset or UNKNOWN)
         entry = transfer.FUNCTIONS.get(name)
         if entry is not None:
-            return entry(args)
+            result = entry(args)
+            if (
+                isinstance(result, Tensor)
+                and result.one_hot
+                and name not in transfer.ONE_HOT_MAKERS
+            ):
+                result = replace(result, one_hot=None)  # torch.argmax(onehot, -1)...
+            return result
         kind = name.rsplit(".", 1)[-1]
         if kind in WRAPPERS:
             return UNKNOWN  # DataParallel scatters inputs itself; wrapped calls are opaque
@@ -1160,7 +1167,7 @@ class Interpreter:
                 and isinstance(args.pos[0], Int)
             ):
                 args = Args(node=args.node, pos=args.pos)
-            result = method(tensor, args)
+            result = transfer.one_hot_after(tensor, name, args, method(tensor, args))
         if node is not None:
             self.facts.tensor_calls.append(
                 TensorCall(node=node, tensor=tensor, method=name, args=args, result=result)

@@ -167,6 +167,44 @@ def flatten_order(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(False, f"{where} paired every token with its own logits", fix_passed)
 
 
+@beartype
+def one_hot_target(run: Run, evidence: Evidence) -> Outcome:
+    """A one-hot target the loss cannot read raises; its argmax, the indices, runs."""
+    shape, target_json = evidence.get("shape"), evidence.get("target")
+    if not shape or len(shape) < 2 or not target_json:
+        raise NotCheckable("the shapes of logits and target are not both known")
+    sizes = Sizes()
+    dims = [sizes.of(dim, "classes" if i == 1 else None) for i, dim in enumerate(shape)]
+    # Index dims of unknown size are taken to be what the loss expects there, so that
+    # only what the analysis knows (rank, dtype, known sizes) can make the run fail.
+    expected = [dims[0], *dims[2:]]
+    target_dims = []
+    for i, dim in enumerate(target_json):
+        last = i == len(target_json) - 1
+        size = _matching(dim, shape, dims)
+        if size is None and not last and not dim.get("name") and dim.get("size") is None:
+            size = expected[i] if i < len(expected) else None
+        target_dims.append(size or sizes.of(dim, "onehot" if last else None))
+    logits = torch.randn(*dims, device=run.device)
+    indices = torch.randint(0, target_dims[-1], tuple(target_dims[:-1]), device=run.device)
+    target = F.one_hot(indices, target_dims[-1])
+    target = target.float() if evidence.get("dtype") == "float" else target
+    nll = evidence.get("loss", "").lower().startswith("nll")
+
+    def loss(tgt: Tensor) -> Tensor:
+        if nll:
+            return F.nll_loss(F.log_softmax(logits, dim=1), tgt)
+        return F.cross_entropy(logits, tgt)
+
+    failure = _attempt(lambda: loss(target))
+    fix_passed = _attempt(lambda: loss(target.argmax(-1))) is None
+    where = f"logits {tuple(dims)}, {evidence.get('dtype')} one-hot target {tuple(target.shape)}"
+    where += f" [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} ran", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
 # ---------------------------------------------------------------- regression broadcasting
 
 
@@ -425,5 +463,6 @@ CHECKERS: dict[str, Checker] = {
     "class-dim": class_dim,
     "class-target": class_target,
     "flatten-order": flatten_order,
+    "one-hot-target": one_hot_target,
     "broadcast": broadcast,
 }
