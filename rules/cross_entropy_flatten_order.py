@@ -12,9 +12,9 @@ from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
-from ._losses import loss_calls, loss_label
+from ._losses import crossed_orders, loss_calls, loss_label
+from ._packing import blamed_unpacking, unpacked_layout
 
-_AXES = {Role.BATCH, Role.TIME}
 _FLATTENERS = ("view", "reshape", "flatten")
 
 
@@ -74,8 +74,11 @@ where the target is flattened in the call itself (`y.view(-1)`, `y.reshape(-1)`,
                 continue
             rows, classes = logits.shape[0].merged, logits.shape[1]
             tokens = target.shape[0].merged
-            if not _crossed(rows, tokens):
+            if not crossed_orders(rows, tokens):
                 continue
+            pad = blamed_unpacking(ctx, logits)
+            if pad is not None and rows == unpacked_layout(bool(pad.batch_first)):
+                continue  # the unpacking's flag is the cause: SHP123 says so there
             loss = loss_label(call)
             message = (
                 f"{loss} gets logits flattened from {_order(rows)} and a target flattened "
@@ -103,20 +106,6 @@ where the target is flattened in the call itself (`y.view(-1)`, `y.reshape(-1)`,
                     "classes": describe.dim_json(classes),
                 },
             )
-
-
-def _crossed(rows: tuple[Role | None, ...], tokens: tuple[Role | None, ...]) -> bool:
-    """Whether batch and time merged in opposite orders: provable only from roles.
-
-    The logits must show both roles; the target must show the batch (or the time) in
-    the other position, and its other dim must not be known to be the same role."""
-    if len(rows) != 2 or len(tokens) != 2 or set(rows) != _AXES:
-        return False
-    for role in _AXES:
-        if role in tokens and tokens.index(role) != rows.index(role):
-            other = tokens[1 - tokens.index(role)]
-            return other is None or other is rows[tokens.index(role)]
-    return False
 
 
 def _flipped(ctx: RuleContext, node: cst.BaseExpression | None) -> str | None:

@@ -19,6 +19,7 @@ CODES = (
     "SHP120",
     "SHP121",
     "SHP122",
+    "SHP123",
     "SHP130",
     "SHP131",
     "SHP132",

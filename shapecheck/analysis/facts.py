@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from shapecheck.analysis.indexing import IndexPart
     from shapecheck.analysis.loops import CarriedState
     from shapecheck.analysis.losses import LossCall
-    from shapecheck.analysis.packing import PackCall
+    from shapecheck.analysis.packing import PackCall, PadCall
     from shapecheck.analysis.shapes import Dim
     from shapecheck.analysis.transfer import Args
 
@@ -175,5 +175,6 @@ class Facts:
     truncated: bool = False
     loss_calls: list[LossCall] = field(default_factory=list)
     pack_calls: list[PackCall] = field(default_factory=list)
+    pad_calls: list[PadCall] = field(default_factory=list)
     # Recurrent states a training loop feeds back to the next iteration.
     carried_states: list[CarriedState] = field(default_factory=list)

@@ -432,6 +432,51 @@ def pack_batch_first(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
+@jaxtyped(typechecker=beartype)
+def batch_major_use(
+    padded: Float[Tensor, "batch seq feature"],  # noqa: F722
+    lengths: Int[Tensor, "batch"],  # noqa: F821
+) -> Float[Tensor, "batch feature"]:  # noqa: F722
+    """What code written for batch-first output does with it: the step at dim 1."""
+    return padded[:, -1]
+
+
+@jaxtyped(typechecker=beartype)
+def time_major_use(
+    padded: Float[Tensor, "seq batch feature"],  # noqa: F722
+    lengths: Int[Tensor, "batch"],  # noqa: F821
+) -> Float[Tensor, "batch feature"]:  # noqa: F722
+    """What code written for seq-first output does with it: the step at dim 0."""
+    return padded[-1]
+
+
+@beartype
+def pad_batch_first(run: Run, evidence: Evidence) -> Outcome:
+    """Unpacked with the user's flag, the output is not in the layout its next use
+    reads (the batch is pinned by the lengths); unpacked with the fix's flag, it is."""
+    if not isinstance(evidence.get("batch_first"), bool):
+        raise NotCheckable("the unpacking flag is not known")
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    lengths = _unsorted_lengths(batch, seq)
+    packed = pack_batch(
+        torch.randn(batch, seq, feature, device=run.device), lengths, enforce_sorted=False
+    )
+    wanted = not evidence["batch_first"]
+    use = batch_major_use if wanted else time_major_use
+
+    def unpack_and_use(flag: bool) -> Tensor:
+        padded, out_lengths = pad_packed_sequence(packed, batch_first=flag)
+        return use(padded, out_lengths)
+
+    failure = _attempt(lambda: unpack_and_use(evidence["batch_first"]))
+    fix_passed = _attempt(lambda: unpack_and_use(wanted)) is None
+    where = f"{use.__name__} after pad_packed_sequence [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} ran with batch_first={evidence['batch_first']}", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
 @beartype
 def packed_as_tensor(run: Run, evidence: Evidence) -> Outcome:
     """A layer given a recurrent layer's PackedSequence output raises."""
@@ -457,6 +502,7 @@ CHECKERS: dict[str, Checker] = {
     "pack-unsorted": pack_unsorted,
     "cuda-lengths": cuda_lengths,
     "pack-batch-first": pack_batch_first,
+    "pad-batch-first": pad_batch_first,
     "packed-as-tensor": packed_as_tensor,
     "train-mode-inference": train_mode_inference,
     "carried-state": carried_state,
