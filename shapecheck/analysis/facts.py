@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis.layout import LayoutVerdict
-from shapecheck.analysis.values import Instance, Layer, Tensor, Value
+from shapecheck.analysis.values import DeviceValue, Instance, Layer, Tensor, Value
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -42,6 +42,9 @@ class LayerCall:
     node: cst.Call = field(repr=False)
     layer: Layer | Instance
     input: Value
+    # Where the layer was when the call ran: a later .to(device) does not move the past.
+    device: DeviceValue | None = None
+    moved_at: cst.CSTNode | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

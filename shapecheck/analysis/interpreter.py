@@ -1226,7 +1226,15 @@ class Interpreter:
                         node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict
                     )
                 )
-            self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
+            self.facts.layer_calls.append(
+                LayerCall(
+                    node=node,
+                    layer=layer,
+                    input=x or UNKNOWN,
+                    device=layer.device,
+                    moved_at=layer.moved_at,
+                )
+            )
             losses.note(self.facts, layer.kind, args, node)
         return layers.apply(layer, args)
 
