@@ -9,6 +9,7 @@ import libcst as cst
 
 from shapecheck import describe
 from shapecheck.analysis import indexing
+from shapecheck.analysis.facts import TensorIndex
 from shapecheck.analysis.packing import PadCall
 from shapecheck.analysis.values import Tensor
 from shapecheck.finding import Applicability, Severity
@@ -155,9 +156,9 @@ def _same_layout_uses(ctx: RuleContext, pad: PadCall) -> bool:
     return False
 
 
-def _last_step_axis(index: object) -> int | None:
+def _last_step_axis(index: TensorIndex) -> int | None:
     """The axis that ``x[-1]`` or ``x[:, -1]`` indexes with -1, full slices before it."""
-    parts = index.parts  # type: ignore[attr-defined]
+    parts = index.parts
     for position, part in enumerate(parts):
         if part.kind == indexing.INT:
             if part.value != -1 or position > 1:
