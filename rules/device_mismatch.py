@@ -20,7 +20,9 @@ class DeviceMismatch(Rule):
 ## What it does
 Finds a layer whose model was moved with `.to(device)` or `.cuda()` (to a device
 that is not provably the CPU) and that is fed a tensor created on the CPU and never
-moved: no `.to(...)`, `.cuda()` or `device=` on the way.
+moved: no `.to(...)`, `.cuda()` or `device=` on the way. What counts is where the
+model is when the call runs: a CPU smoke test or warm-up before the model is moved
+is fine, and is left alone.
 
 ## Why is this wrong?
 On any machine with a GPU the forward pass raises `Expected all tensors to be on
