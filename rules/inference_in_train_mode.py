@@ -71,13 +71,14 @@ resumes.
         for call in unique(ctx.facts.forward_calls, key=lambda c: id(c.node)):
             if call.mode != "train" or call.module is None:
                 continue
-            if not _consistently_train(ctx, call) or _kept_in_train_mode(ctx, call):
+            if not _consistently_train(ctx, call):
                 continue
             reason = _inference(call)
             if reason is None:
                 continue
             dropout = next(modes.dropout_layers(call.module), None)
-            if dropout is None:
+            # Last: it reads positions, which files without findings must not pay for.
+            if dropout is None or _kept_in_train_mode(ctx, call):
                 continue
             model = ctx.code(call.node.func)
             message = (
