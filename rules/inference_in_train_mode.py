@@ -77,8 +77,7 @@ resumes.
             if reason is None:
                 continue
             dropout = next(modes.dropout_layers(call.module), None)
-            # Last: it reads positions, which files without findings must not pay for.
-            if dropout is None or _kept_in_train_mode(ctx, call):
+            if dropout is None or _kept_in_train_mode(call):
                 continue
             model = ctx.code(call.node.func)
             message = (
@@ -105,30 +104,13 @@ def _consistently_train(ctx: RuleContext, call: ForwardCall) -> bool:
     )
 
 
-def _kept_in_train_mode(ctx: RuleContext, call: ForwardCall) -> bool:
-    """An explicit ``.train()`` earlier in the same function, with no training step
-    (``backward()``) between it and the forward pass, keeps dropout on by choice:
-    Monte Carlo dropout, ``model.train()`` at the top of ``predict_with_uncertainty``.
-    A ``.train()`` in the training loop that ran before an evaluation does not count,
-    because the loop's ``backward()`` lies between them."""
-    train_at = call.train_at
-    if train_at is None or _scope(ctx, train_at) is not call.scope:
-        return False
-    start, end = ctx.line(train_at), ctx.line(call.node)
-    if start > end:
-        return False  # set after this call in the source: a later iteration's mode
-    return not any(
-        backward.scope is call.scope and start <= ctx.line(backward.node) <= end
-        for backward in ctx.facts.backward_calls
-    )
-
-
-def _scope(ctx: RuleContext, node: cst.CSTNode) -> cst.CSTNode | None:
-    """The function a node lies in; None at module level, as the analysis records it."""
-    parent = ctx.parent(node)
-    while parent is not None and not isinstance(parent, cst.FunctionDef):
-        parent = ctx.parent(parent)
-    return parent
+def _kept_in_train_mode(call: ForwardCall) -> bool:
+    """An explicit ``.train()`` with no training step (``backward()``) after it, before
+    this forward pass, keeps dropout on by choice: Monte Carlo dropout,
+    ``model.train()`` at the top of ``predict_with_uncertainty``. The analysis forgets
+    the ``.train()`` at the next ``backward()``, so a training loop's own ``.train()``
+    that ran before an evaluation does not count."""
+    return call.train_at is not None
 
 
 def _inference(call: ForwardCall) -> str | None:

@@ -1029,6 +1029,10 @@ class Interpreter:
     ) -> Value:
         if name == "backward" and node is not None:
             evals = frozenset(k for k, (mode, _) in frame.modes.items() if mode == "eval")
+            # A training step: a .train() before it was for training, not to sample.
+            for key, (mode, at) in list(frame.modes.items()):
+                if mode == "train" and at is not None:
+                    frame.modes[key] = ("train", None)
             self.facts.backward_calls.append(
                 BackwardCall(node=node, scope=frame.scope, eval_keys=evals)
             )
