@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from shapecheck.analysis.packing import PackCall
+from shapecheck.analysis.packing import PackCall, PadCall
+from shapecheck.analysis.shapes import Role
+from shapecheck.analysis.values import Tensor
 from shapecheck.rule import RuleContext, unique
 
 
@@ -45,3 +47,20 @@ def identifiers(module: cst.Module) -> Identifiers:
     found = Identifiers()
     module.visit(found)
     return found
+
+
+def unpacked_layout(batch_first: bool) -> tuple[Role, Role]:
+    """The roles of dims 0 and 1 that ``pad_packed_sequence(batch_first=...)`` returns."""
+    return (Role.BATCH, Role.TIME) if batch_first else (Role.TIME, Role.BATCH)
+
+
+def blamed_unpacking(ctx: RuleContext, tensor: object) -> PadCall | None:
+    """The ``pad_packed_sequence`` call that laid ``tensor`` out, when its flag differs
+    from the packing call's (or that is unknown): SHP123 reports the layout there, so
+    the rules that see the same tensor downstream leave it to that one finding."""
+    if not isinstance(tensor, Tensor) or tensor.origin is None:
+        return None
+    for pad in ctx.facts.pad_calls:
+        if pad.node is tensor.origin and pad.batch_first is not None:
+            return None if pad.packed_batch_first is pad.batch_first else pad
+    return None

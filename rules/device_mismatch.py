@@ -20,7 +20,9 @@ class DeviceMismatch(Rule):
 ## What it does
 Finds a layer whose model was moved with `.to(device)` or `.cuda()` (to a device
 that is not provably the CPU) and that is fed a tensor created on the CPU and never
-moved: no `.to(...)`, `.cuda()` or `device=` on the way.
+moved: no `.to(...)`, `.cuda()` or `device=` on the way. What counts is where the
+model is when the call runs: a CPU smoke test or warm-up before the model is moved
+is fine, and is left alone.
 
 ## Why is this wrong?
 On any machine with a GPU the forward pass raises `Expected all tensors to be on
@@ -45,17 +47,19 @@ Unsafe: it moves data to another device, which changes where later code runs.
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         seen: set[int] = set()
         for call in ctx.facts.layer_calls:
-            layer, x = call.layer, call.input
-            if not isinstance(layer, Layer) or not layer.has_parameters or layer.device is None:
+            # The device the layer had when this call ran, not where it ended up: a model
+            # run on the CPU and moved later (a smoke test, then .to(device)) is fine.
+            layer, x, moved = call.layer, call.input, call.device
+            if not isinstance(layer, Layer) or not layer.has_parameters or moved is None:
                 continue
-            if layer.device.is_cpu or not isinstance(x, Tensor) or x.device is not Device.CPU:
+            if moved.is_cpu or not isinstance(x, Tensor) or x.device is not Device.CPU:
                 continue
             if x.origin is None or x.numpy or id(x.origin) in seen:
                 continue
             seen.add(id(x.origin))
-            device = layer.device.text
+            device = moved.text
             created = ctx.code(x.origin)
-            where = f" at line {ctx.line(layer.moved_at)}" if layer.moved_at is not None else ""
+            where = f" at line {ctx.line(call.moved_at)}" if call.moved_at is not None else ""
             message = (
                 f"{created} creates a tensor on the CPU that reaches {ctx.code(call.node.func)} at "
                 f"line {ctx.line(call.node)}, but the model was moved to {device}{where}; "

@@ -34,7 +34,9 @@ Finds forward passes made for inference (under `torch.no_grad()` or
 `.eval()` or `.train(False)` reaches it. Only models with dropout count: an
 `nn.Dropout` whose rate is not zero, or a stacked recurrent layer built with
 `dropout > 0`. A model whose mode the analysis cannot follow (passed in by an
-unknown caller, loaded whole) is left alone.
+unknown caller, loaded whole) is left alone, and so is one put in training mode on
+purpose: a `.train()` earlier in the same function with no `backward()` between it
+and the forward pass, as Monte Carlo dropout does.
 
 ## Why is this wrong?
 In training mode dropout zeroes a random part of the activations on every call, so
@@ -75,7 +77,7 @@ resumes.
             if reason is None:
                 continue
             dropout = next(modes.dropout_layers(call.module), None)
-            if dropout is None:
+            if dropout is None or _kept_in_train_mode(call):
                 continue
             model = ctx.code(call.node.func)
             message = (
@@ -100,6 +102,15 @@ def _consistently_train(ctx: RuleContext, call: ForwardCall) -> bool:
     return all(
         other.mode == "train" for other in ctx.facts.forward_calls if other.node is call.node
     )
+
+
+def _kept_in_train_mode(call: ForwardCall) -> bool:
+    """An explicit ``.train()`` with no training step (``backward()``) after it, before
+    this forward pass, keeps dropout on by choice: Monte Carlo dropout,
+    ``model.train()`` at the top of ``predict_with_uncertainty``. The analysis forgets
+    the ``.train()`` at the next ``backward()``, so a training loop's own ``.train()``
+    that ran before an evaluation does not count."""
+    return call.train_at is not None
 
 
 def _inference(call: ForwardCall) -> str | None:

@@ -19,9 +19,12 @@ CODES = (
     "SHP120",
     "SHP121",
     "SHP122",
+    "SHP123",
     "SHP130",
     "SHP131",
     "SHP132",
+    "SHP133",
+    "SHP134",
     "SHP203",
     "SHP204",
     "SHP303",
@@ -232,3 +235,132 @@ def test_verify_refutes_evidence_that_does_not_hold(verifier) -> None:
     [finding] = [f for f in lint(path.read_text(encoding="utf-8")) if f.code == "SHP131"]
     equal = {**finding.evidence, "target": finding.evidence["prediction"]}
     assert verifier.verify(replace(finding, evidence=equal)).status is Status.REFUTED
+
+
+# ---------------------------------------------------------------- issue 11 leftovers
+
+FLATTENED = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+VOCAB = 50
+SEQ_LEN = 12
+data = torch.load("ids.pt").view(-1, SEQ_LEN + 1)
+loader = DataLoader(TensorDataset(data[:, :-1], data[:, 1:]), batch_size=8)
+rnn = nn.GRU(16, 32)
+embed = nn.Embedding(VOCAB, 16)
+head = nn.Linear(32, VOCAB)
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    out, _ = rnn(embed(x.t()))
+    loss = criterion(head(out).view(-1, VOCAB), y.view(-1))
+"""
+
+
+def test_flattening_remembers_the_order_of_batch_and_time() -> None:
+    [call] = _facts(FLATTENED).loss_calls
+    assert call.input.shape[0].merged == (Role.TIME, Role.BATCH)
+    assert call.target.shape[0].merged == (Role.BATCH, None)
+    assert _codes(FLATTENED) == ["SHP133"]
+
+
+def test_targets_flattened_in_the_logits_order_are_silent() -> None:
+    assert _codes(FLATTENED.replace("y.view(-1))", "y.t().reshape(-1))")) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "one_hot"),
+    [
+        ("F.one_hot(y, 5)", "int64"),
+        ("F.one_hot(y, 5).float()", "float"),
+        ("F.one_hot(y, 5).to(torch.float32)", "float"),
+        ("torch.eye(5)[y]", "float"),
+        ("F.one_hot(y, 5) * 0.9 + 0.02", None),
+        ("F.one_hot(y, 5).argmax(-1)", None),
+        ("torch.argmax(F.one_hot(y, 5), -1)", None),
+        ("F.one_hot(y, 5)[:, 0]", None),
+    ],
+)
+def test_one_hot_survives_only_what_keeps_it_one_hot(target: str, one_hot: str | None) -> None:
+    source = f"""
+import torch
+import torch.nn.functional as F
+y = torch.randint(0, 5, (16,))
+t = {target}
+loss = F.cross_entropy(torch.randn(16, 5), t)
+"""
+    [call] = _facts(source).loss_calls
+    assert call.target.one_hot == one_hot
+
+
+@pytest.mark.parametrize(
+    ("loss", "target", "codes"),
+    [
+        ("F.cross_entropy", "F.one_hot(y, 5)", ["SHP134"]),
+        ("F.cross_entropy", "F.one_hot(y, 5).float()", []),  # probabilities: legal
+        ("F.nll_loss", "F.one_hot(y, 5).float()", ["SHP134"]),
+        ("F.cross_entropy", "F.one_hot(y, 5).float().unsqueeze(1)", ["SHP134"]),
+    ],
+)
+def test_one_hot_targets_are_flagged_only_where_torch_rejects_them(loss, target, codes) -> None:
+    source = f"""
+import torch
+import torch.nn.functional as F
+y = torch.randint(0, 5, (16,))
+loss = {loss}(torch.randn(16, 5), {target})
+"""
+    assert _codes(source) == codes
+
+
+UNPACKED = """
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+lstm = nn.LSTM(8, 16, batch_first=True)
+fc = nn.Linear(16, 2)
+x = torch.randn(4, 30, 8)
+packed = pack_padded_sequence(x, torch.tensor([30, 20, 10, 5]), batch_first=True)
+out, _ = pad_packed_sequence(lstm(packed)[0])
+last = fc(out[:, -1])
+"""
+
+
+def test_unpacking_with_the_packing_flag_reversed_is_blamed_on_the_unpacking() -> None:
+    [pad] = _facts(UNPACKED).pad_calls
+    assert (pad.batch_first, pad.packed_batch_first) == (False, True)
+    assert "SHP123" in _codes(UNPACKED)
+    fixed = UNPACKED.replace("lstm(packed)[0])", "lstm(packed)[0], batch_first=True)")
+    assert "SHP123" not in _codes(fixed)
+
+
+def test_a_transpose_after_unpacking_makes_the_use_consistent() -> None:
+    source = UNPACKED.replace("fc(out[:, -1])", "fc(out.transpose(0, 1)[:, -1])")
+    assert "SHP123" not in _codes(source)
+
+
+def test_an_explicit_train_before_inference_is_deliberate() -> None:
+    source = """
+import torch
+from torch import nn
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+net.train()
+with torch.no_grad():
+    draws = [net(torch.randn(2, 4)) for _ in range(10)]
+"""
+    assert _codes(source) == []
+    assert _codes(source.replace("net.train()\n", "")) == ["SHP204"]
+
+
+def test_a_layer_call_sees_the_device_of_its_own_time() -> None:
+    source = """
+import torch
+from torch import nn
+gru = nn.GRU(3, 16)
+before, _ = gru(torch.randn(10, 2, 3))
+gru.to("cuda")
+after, _ = gru(torch.randn(10, 2, 3))
+"""
+    findings = [f for f in lint(source) if f.code == "SHP302"]
+    assert [f.location.row for f in findings] == [7]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis.layout import LayoutVerdict
-from shapecheck.analysis.values import Instance, Layer, Tensor, Value
+from shapecheck.analysis.values import DeviceValue, Instance, Layer, Tensor, Value
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from shapecheck.analysis.indexing import IndexPart
     from shapecheck.analysis.loops import CarriedState
     from shapecheck.analysis.losses import LossCall
-    from shapecheck.analysis.packing import PackCall
+    from shapecheck.analysis.packing import PackCall, PadCall
     from shapecheck.analysis.shapes import Dim
     from shapecheck.analysis.transfer import Args
 
@@ -42,6 +42,9 @@ class LayerCall:
     node: cst.Call = field(repr=False)
     layer: Layer | Instance
     input: Value
+    # Where the layer was when the call ran: a later .to(device) does not move the past.
+    device: DeviceValue | None = None
+    moved_at: cst.CSTNode | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class ForwardCall:
     # the interpreter built it from a constructor call the script makes.
     mode: str = "train"
     module: Value | None = field(default=None, repr=False)
+    # The explicit .train() that put it in train mode; None when it was never changed.
+    train_at: cst.CSTNode | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,5 +178,6 @@ class Facts:
     truncated: bool = False
     loss_calls: list[LossCall] = field(default_factory=list)
     pack_calls: list[PackCall] = field(default_factory=list)
+    pad_calls: list[PadCall] = field(default_factory=list)
     # Recurrent states a training loop feeds back to the next iteration.
     carried_states: list[CarriedState] = field(default_factory=list)

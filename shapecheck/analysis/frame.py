@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     import libcst as cst
 
 
-Mode = tuple[str, "cst.CSTNode | None"]  # ("eval" | "train" | "unknown", the .eval() call)
+# ("eval" | "train" | "unknown", the .eval() or .train() call that set it)
+Mode = tuple[str, "cst.CSTNode | None"]
 
 
 class Frame:
@@ -93,7 +94,7 @@ def mode_change(
     if name == "train":
         flag = args.get(0, "mode")
         if flag is None or as_bool(flag) is True:
-            return ("train", None)
+            return ("train", node)
         if as_bool(flag) is False:
             return ("eval", node)
         return ("unknown", None)

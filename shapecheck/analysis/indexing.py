@@ -9,7 +9,7 @@ place makes the result unknown rather than guessed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis.shapes import UNKNOWN_DIM, Dim, Shape, literal
@@ -162,3 +162,18 @@ def axes(tensor: Tensor, parts: Sequence[IndexPart]) -> list[int | None]:
             out.append(-remaining if part.consumes else None)
             remaining -= part.consumes
     return out
+
+
+def one_hot_indexed(t: Tensor, parts: Sequence[IndexPart], result: object) -> object:
+    """Indexing keeps one-hot rows when it leaves the last dim alone: ``torch.eye(C)[y]``,
+    ``onehot[:, -1]``. An ellipsis, or an index that reaches the last dim, forgets them."""
+    if t.one_hot is None or not isinstance(result, Tensor) or result.one_hot is None:
+        return result
+    plain = [p for p in parts if p.kind != NEW_AXIS]
+    if (
+        t.shape is not None
+        and len(plain) < len(t.shape)
+        and ELLIPSIS not in (p.kind for p in plain)
+    ):
+        return result
+    return replace(result, one_hot=None)

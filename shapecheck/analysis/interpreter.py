@@ -601,7 +601,7 @@ class Interpreter:
         if tensor.shape is None and tensor.source is not None and _plain_indices(parts) >= 3:
             # `out[:, -1, :]`: three plain indices make a recurrent result 3-d (batched).
             tensor = layers.batched(tensor) or tensor
-        result = indexing.apply(tensor, parts)
+        result = indexing.one_hot_indexed(tensor, parts, indexing.apply(tensor, parts))
         self.facts.tensor_indexing.append(
             TensorIndex(node=node, tensor=tensor, parts=tuple(parts), result=result)
         )
@@ -627,6 +627,8 @@ class Interpreter:
             return None
         if index.lower is None:
             size = self.eval(upper, frame)
+            if isinstance(size, Int) and size.dim.value is not None and size.dim.value < 0:
+                return None  # x[:-k] drops k from a size this slice does not know
             return size.dim if isinstance(size, Int) and size.dim.known else None
         if (
             isinstance(upper, cst.BinaryOperation)
@@ -890,7 +892,14 @@ class Interpreter:
             return transfer.data_loader(args, dataset or UNKNOWN)
         entry = transfer.FUNCTIONS.get(name)
         if entry is not None:
-            return entry(args)
+            result = entry(args)
+            if (
+                isinstance(result, Tensor)
+                and result.one_hot
+                and name not in transfer.ONE_HOT_MAKERS
+            ):
+                result = replace(result, one_hot=None)  # torch.argmax(onehot, -1)...
+            return result
         kind = name.rsplit(".", 1)[-1]
         if kind in WRAPPERS:
             return UNKNOWN  # DataParallel scatters inputs itself; wrapped calls are opaque
@@ -1034,6 +1043,10 @@ class Interpreter:
     ) -> Value:
         if name == "backward" and node is not None:
             evals = frozenset(k for k, (mode, _) in frame.modes.items() if mode == "eval")
+            # A training step: a .train() before it was for training, not to sample.
+            for key, (mode, at) in list(frame.modes.items()):
+                if mode == "train" and at is not None:
+                    frame.modes[key] = ("train", None)
             self.facts.backward_calls.append(
                 BackwardCall(node=node, scope=frame.scope, eval_keys=evals)
             )
@@ -1173,7 +1186,7 @@ class Interpreter:
                 and isinstance(args.pos[0], Int)
             ):
                 args = Args(node=args.node, pos=args.pos)
-            result = method(tensor, args)
+            result = transfer.one_hot_after(tensor, name, args, method(tensor, args))
         if node is not None:
             self.facts.tensor_calls.append(
                 TensorCall(node=node, tensor=tensor, method=name, args=args, result=result)
@@ -1232,7 +1245,15 @@ class Interpreter:
                         node=node, layer=layer, input=x or UNKNOWN, hidden=hidden, verdict=verdict
                     )
                 )
-            self.facts.layer_calls.append(LayerCall(node=node, layer=layer, input=x or UNKNOWN))
+            self.facts.layer_calls.append(
+                LayerCall(
+                    node=node,
+                    layer=layer,
+                    input=x or UNKNOWN,
+                    device=layer.device,
+                    moved_at=layer.moved_at,
+                )
+            )
             losses.note(self.facts, layer.kind, args, node)
         return layers.apply(layer, args)
 
@@ -1267,6 +1288,7 @@ class Interpreter:
                 scope=frame.scope,
                 mode=mode[0] if mode is not None else "train",
                 module=module,
+                train_at=mode[1] if mode is not None and mode[0] == "train" else None,
             )
         )
 

@@ -6,6 +6,8 @@ These are the parts of evaluation that do not depend on torch: ``a * b`` on size
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from shapecheck.analysis import shapes, transfer
@@ -158,7 +160,10 @@ def binary(left: Value, right: Value, op: cst.CSTNode) -> Value:
         grads = transfer.any_requires_grad([left, right])
         return Tensor(shape=None, requires_grad=grads)
     if isinstance(left, Tensor) or isinstance(right, Tensor):
-        return elementwise(left, right)
+        result = elementwise(left, right)
+        if isinstance(result, Tensor) and result.one_hot:
+            result = replace(result, one_hot=None)  # onehot * 0.9 + 0.01: smoothed, not one-hot
+        return result
     if isinstance(left, Int) and isinstance(right, Int):
         return Int(dim_arithmetic(left.dim, right.dim, op))
     if (

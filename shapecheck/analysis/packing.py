@@ -55,6 +55,16 @@ class PackCall:
     enforce_given: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PadCall:
+    """A ``pad_packed_sequence(packed, batch_first=...)`` call: the padded tensor it
+    returns carries this call as its ``origin``, laid out by this flag."""
+
+    node: cst.Call = field(repr=False)
+    batch_first: bool | None
+    packed_batch_first: bool | None = None  # what the packing call was told, if known
+
+
 def _flag(args: Args, index: int | None, name: str, default: bool) -> bool | None:
     value = args.get(index, name)
     return default if value is None else as_bool(value)
@@ -69,8 +79,20 @@ def _lengths_node(node: cst.Call) -> cst.BaseExpression | None:
 
 
 def note(facts: Facts, name: str, args: Args, node: cst.Call | None) -> None:
-    """Record a packing call, with its flags as given."""
-    if name not in PACKERS or node is None or args.has_star:
+    """Record a packing or unpacking call, with its flags as given."""
+    if node is None or args.has_star:
+        return
+    if name == f"{RNN_UTILS}pad_packed_sequence":
+        packed = args.get(0, "sequence")
+        facts.pad_calls.append(
+            PadCall(
+                node=node,
+                batch_first=_flag(args, 1, "batch_first", False),
+                packed_batch_first=packed.batch_first if isinstance(packed, Packed) else None,
+            )
+        )
+        return
+    if name not in PACKERS:
         return
     padded_call = name.endswith("pack_padded_sequence")
     enforce_index = 3 if padded_call else 1
@@ -172,4 +194,4 @@ FUNCTIONS = {
     f"{RNN_UTILS}PackedSequence": lambda args: Packed(),
 }
 
-__all__ = ["FUNCTIONS", "PackCall", "Packed", "note", "packed_result", "padded_view"]
+__all__ = ["FUNCTIONS", "PackCall", "Packed", "PadCall", "note", "packed_result", "padded_view"]

@@ -29,6 +29,9 @@ class Dim:
     name: str | None = None
     value: int | None = None
     role: Role | None = None
+    # A dim that view/reshape/flatten made of several: the roles of those dims, outer
+    # first (None where one is unknown). ``(seq, batch)`` merged is not ``(batch, seq)``.
+    merged: tuple[Role | None, ...] = ()
 
     @property
     def known(self) -> bool:
@@ -254,6 +257,22 @@ def reshape(shape: Shape, target: Sequence[Dim | None]) -> Shape | None:
         d.with_role(None) if d.role is Role.FEATURE and i != len(out) - 1 else d
         for i, d in enumerate(out)
     )
+
+
+def mark_merged(before: Shape, after: Shape) -> Shape:
+    """``after`` with its dim 0 marked as the merge of ``before``'s leading dims, where
+    the reshape kept every other dim: ``(seq, batch, vocab)`` viewed ``(-1, vocab)``, or
+    ``(batch, seq)`` viewed ``(-1,)``. Only merges of dims of known role are marked."""
+    count = len(before) - len(after) + 1
+    if not after or count < 2:
+        return after
+    for kept, dim in zip(before[count:], after[1:], strict=True):
+        if not (kept.same_size(dim) is True or (kept == dim and kept.role is not None)):
+            return after
+    roles = tuple(d.role for d in before[:count])
+    if all(role is None for role in roles):
+        return after
+    return (replace(after[0], merged=roles), *after[1:])
 
 
 def _infer_hole(shape: Shape, given: Sequence[Dim]) -> Dim:

@@ -214,6 +214,9 @@ def _from_data(numpy: bool, keeps_device: bool = True) -> Callable[[Args], Value
             made = replace(
                 made, shape=built.shape, head=built.head, tail=built.tail, min_rank=built.min_rank
             )
+        if source is not None and source.one_hot and "dtype" not in args.kw:
+            # np.eye(C)[y] wrapped as a tensor: float64 one-hot rows.
+            made = replace(made, one_hot="float" if source.numpy else source.one_hot)
         if source is None or numpy or not keeps_device or "device" in args.kw:
             return made
         return replace(made, device=source.device)
@@ -270,7 +273,9 @@ def _randint(args: Args) -> Value:
 def _eye(args: Args) -> Value:
     n = as_dim(args.get(0, "n"))
     m = as_dim(args.get(1, "m")) or n
-    return _new_tensor(args, (n, m) if n and m else None)
+    made = _new_tensor(args, (n, m) if n and m else None)
+    # Its rows are one-hot; `torch.eye(C)[y]` selects them. A dtype= may be anything.
+    return made if "dtype" in args.kw or args.has_star else replace(made, one_hot="float")
 
 
 # ---------------------------------------------------------------- shape operations
@@ -355,6 +360,7 @@ def _reshaped(t: Tensor, args: Args, *, view: bool) -> Value:
         shape = _plain(target)
     else:
         shape = shapes.reshape(t.shape, target)
+        shape = shapes.mark_merged(t.shape, shape) if shape is not None else None
     # reshape copies when it must, so its result is contiguous; view keeps strides.
     return t.derive(shape, contiguous=t.contiguous if view else True)
 
@@ -511,6 +517,8 @@ def flatten_method(t: Tensor, args: Args) -> Value:
     if i is None or j is None or i > j:
         return t.derive(None)
     merged = shapes.product(t.shape[i : j + 1])
+    if i == 0:  # the leading dims merged: remember in which order
+        merged = shapes.mark_merged(t.shape, (merged, *t.shape[j + 1 :]))[0]
     return t.derive((*t.shape[:i], merged, *t.shape[j + 1 :]), contiguous=True)
 
 
@@ -716,6 +724,44 @@ for _name in (
 for _name in ("long", "int", "short", "byte"):
     TENSOR_METHODS[_name] = detach_method
 TENSOR_METHODS["bool"] = lambda t, a: replace(t, requires_grad=False, boolean=True)
+
+
+# Methods that keep one-hot rows one-hot: layout along the other dims, copies, moves;
+# and the casts, which say what dtype the rows then have. Anything else forgets it.
+_KEEPS_ONE_HOT = frozenset(
+    {"view", "reshape", "contiguous", "clone", "detach", "cpu", "cuda", "to", "squeeze"}
+    | {"unsqueeze", "flatten", "pin_memory"}
+)
+_CASTS = {"float": "float", "double": "float", "half": "float", "bfloat16": "float"}
+_CASTS |= {"long": "int64"}
+_FLOAT_DTYPES = frozenset({"float", "float32", "float64", "double", "half", "float16", "bfloat16"})
+
+
+def one_hot_after(t: Tensor, name: str, args: Args, result: Value) -> Value:
+    """What a method call leaves of ``t``'s one-hot encoding in ``result``."""
+    if t.one_hot is None or not isinstance(result, Tensor) or result.one_hot is None:
+        return result
+    kept: str | None = None
+    last = t.dim(-1)
+    if name in _CASTS:
+        kept = _CASTS[name]
+    elif name in _KEEPS_ONE_HOT and last is not None and result.dim(-1) == last:
+        kept = t.one_hot
+        dtype = args.kw.get("dtype") or (args.get(0) if name == "to" else None)
+        if isinstance(dtype, QName) and is_dtype(dtype):
+            short = dtype.name.removeprefix("torch.")
+            kept = "float" if short in _FLOAT_DTYPES else None
+            kept = "int64" if short in ("long", "int64") else kept
+        elif dtype is not None and name == "to" and device_of(dtype) is None:
+            kept = None  # .to(other_tensor) or a dtype it cannot name
+    return result if kept == result.one_hot else replace(result, one_hot=kept)
+
+
+# Functions that make one-hot rows, or wrap them: every other function forgets them.
+ONE_HOT_MAKERS = frozenset(
+    {"torch.nn.functional.one_hot", "torch.eye", "numpy.eye", "torch.tensor"}
+    | {"torch.as_tensor", "torch.from_numpy"}
+)
 
 
 def tensor_attribute(t: Tensor, name: str) -> Value:
@@ -928,10 +974,16 @@ def _expand_dims(args: Args) -> Value:
 def _one_hot(args: Args) -> Value:
     t = tensor_of(args.get(0, "tensor") or args.get(0, "input"))
     classes = as_dim(args.get(1, "num_classes"))
-    if t is None or t.shape is None or classes is None or classes.value == -1:
+    if t is None or classes is None or classes.value == -1:
         return Tensor(shape=None, origin=args.node)
+    if t.shape is None:  # the indices' leading dims, if known, then the classes
+        tail = (classes.with_role(Role.FEATURE),)
+        return t.derive(None, head=t.head, tail=tail, min_rank=t.least_rank + 1, one_hot="int64")
     return t.derive(
-        (*t.shape, classes.with_role(Role.FEATURE)), contiguous=True, requires_grad=False
+        (*t.shape, classes.with_role(Role.FEATURE)),
+        contiguous=True,
+        requires_grad=False,
+        one_hot="int64",
     )
 
 

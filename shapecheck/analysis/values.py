@@ -131,6 +131,9 @@ class Tensor(Value):
     # A batch of variable-length sequences padded to the longest: pad_sequence, and
     # what an Embedding or a recurrent layer makes of it. Shorter rows end in padding.
     padded: bool = False
+    # One-hot rows along the last dim, and their dtype family: "int64" as F.one_hot
+    # makes them, "float" once cast (or rows of torch.eye). None: not known to be.
+    one_hot: str | None = None
 
     def derive(self, shape: Shape | None, **changes: object) -> Tensor:
         """The result of an operation that changes the shape (and drops layout history).

@@ -38,6 +38,15 @@ def per_step_cross_entropy(
 
 
 @jaxtyped(typechecker=beartype)
+def flat_cross_entropy(
+    logits: Float[Tensor, "tokens classes"],  # noqa: F722
+    target: Int[Tensor, "tokens"],  # noqa: F821
+) -> Float[Tensor, ""]:  # noqa: F722
+    """Cross-entropy over flattened tokens: row i of the logits scores target i."""
+    return F.cross_entropy(logits, target)
+
+
+@jaxtyped(typechecker=beartype)
 def regression_loss(
     prediction: Float[Tensor, "*shape"],  # noqa: F722
     target: Float[Tensor, "*shape"],  # noqa: F722
@@ -112,6 +121,85 @@ def class_target(run: Run, evidence: Evidence) -> Outcome:
     failure = _attempt(lambda: F.cross_entropy(logits, target))
     fix_passed = _attempt(lambda: F.cross_entropy(logits, target.squeeze(-1))) is None
     where = f"logits {tuple(dims)}, target {tuple(target.shape)} [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} ran", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
+@beartype
+def flatten_order(run: Run, evidence: Evidence) -> Outcome:
+    """Logits and target flattened in different orders pair the wrong tokens.
+
+    Index-encoded: every step's logits peak at that step's own target, so a loss near
+    zero means every row met its own token. The user's flattening runs (the counts
+    agree) but scores rows against other tokens; the transposed target pairs them."""
+    rows, tokens = evidence.get("logits_order"), evidence.get("target_order")
+    if not rows or not tokens or set(rows) != {"batch", "seq"} or len(tokens) != 2:
+        raise NotCheckable("the flattening orders are not both known")
+    sizes = Sizes()
+    batch, seq = sizes.of(None, "batch"), sizes.of(None, "seq")
+    classes = sizes.of(evidence.get("classes"), "classes")
+    by_role = {"batch": batch, "seq": seq}
+    target_bs = torch.randint(0, classes, (batch, seq), device=run.device)
+    # The logits in their own layout, peaking at each step's target.
+    in_rows = target_bs if rows == ["batch", "seq"] else target_bs.t()
+    logits = (F.one_hot(in_rows, classes).float() * 20.0).reshape(-1, classes)
+    # The target in its layout: the other order, whatever its unknown dim was.
+    target = target_bs.t() if rows == ["batch", "seq"] else target_bs
+    layout = tuple(target.shape)
+    failure = _attempt(lambda: flat_cross_entropy(logits, target.reshape(-1)))
+    fixed = target.t().reshape(-1)
+    fix_passed = (
+        _attempt(lambda: flat_cross_entropy(logits, fixed)) is None
+        and float(flat_cross_entropy(logits, fixed)) < 1e-3
+    )
+    where = (
+        f"logits flattened from {tuple(by_role[r] for r in rows)}, target from {layout} "
+        f"[{sizes.bindings()}]"
+    )
+    if failure is not None:
+        return Outcome(True, f"{failure} [{where}]", fix_passed)
+    paired = float(flat_cross_entropy(logits, target.reshape(-1)))
+    if paired > 1e-3:
+        return Outcome(
+            True, f"{where} ran and paired the wrong tokens: loss {paired:.2f}", fix_passed
+        )
+    return Outcome(False, f"{where} paired every token with its own logits", fix_passed)
+
+
+@beartype
+def one_hot_target(run: Run, evidence: Evidence) -> Outcome:
+    """A one-hot target the loss cannot read raises; its argmax, the indices, runs."""
+    shape, target_json = evidence.get("shape"), evidence.get("target")
+    if not shape or len(shape) < 2 or not target_json:
+        raise NotCheckable("the shapes of logits and target are not both known")
+    sizes = Sizes()
+    dims = [sizes.of(dim, "classes" if i == 1 else None) for i, dim in enumerate(shape)]
+    # Index dims of unknown size are taken to be what the loss expects there, so that
+    # only what the analysis knows (rank, dtype, known sizes) can make the run fail.
+    expected = [dims[0], *dims[2:]]
+    target_dims = []
+    for i, dim in enumerate(target_json):
+        last = i == len(target_json) - 1
+        size = _matching(dim, shape, dims)
+        if size is None and not last and not dim.get("name") and dim.get("size") is None:
+            size = expected[i] if i < len(expected) else None
+        target_dims.append(size or sizes.of(dim, "onehot" if last else None))
+    logits = torch.randn(*dims, device=run.device)
+    indices = torch.randint(0, target_dims[-1], tuple(target_dims[:-1]), device=run.device)
+    target = F.one_hot(indices, target_dims[-1])
+    target = target.float() if evidence.get("dtype") == "float" else target
+    nll = evidence.get("loss", "").lower().startswith("nll")
+
+    def loss(tgt: Tensor) -> Tensor:
+        if nll:
+            return F.nll_loss(F.log_softmax(logits, dim=1), tgt)
+        return F.cross_entropy(logits, tgt)
+
+    failure = _attempt(lambda: loss(target))
+    fix_passed = _attempt(lambda: loss(target.argmax(-1))) is None
+    where = f"logits {tuple(dims)}, {evidence.get('dtype')} one-hot target {tuple(target.shape)}"
+    where += f" [{sizes.bindings()}]"
     if failure is None:
         return Outcome(False, f"{where} ran", fix_passed)
     return Outcome(True, f"{failure} [{where}]", fix_passed)
@@ -344,6 +432,51 @@ def pack_batch_first(run: Run, evidence: Evidence) -> Outcome:
     return Outcome(True, f"{failure} [{where}]", fix_passed)
 
 
+@jaxtyped(typechecker=beartype)
+def batch_major_use(
+    padded: Float[Tensor, "batch seq feature"],  # noqa: F722
+    lengths: Int[Tensor, "batch"],  # noqa: F821
+) -> Float[Tensor, "batch feature"]:  # noqa: F722
+    """What code written for batch-first output does with it: the step at dim 1."""
+    return padded[:, -1]
+
+
+@jaxtyped(typechecker=beartype)
+def time_major_use(
+    padded: Float[Tensor, "seq batch feature"],  # noqa: F722
+    lengths: Int[Tensor, "batch"],  # noqa: F821
+) -> Float[Tensor, "batch feature"]:  # noqa: F722
+    """What code written for seq-first output does with it: the step at dim 0."""
+    return padded[-1]
+
+
+@beartype
+def pad_batch_first(run: Run, evidence: Evidence) -> Outcome:
+    """Unpacked with the user's flag, the output is not in the layout its next use
+    reads (the batch is pinned by the lengths); unpacked with the fix's flag, it is."""
+    if not isinstance(evidence.get("batch_first"), bool):
+        raise NotCheckable("the unpacking flag is not known")
+    sizes = Sizes()
+    batch, seq, feature = sizes.of(None, "batch"), sizes.of(None, "seq"), sizes.of(None, "f")
+    lengths = _unsorted_lengths(batch, seq)
+    packed = pack_batch(
+        torch.randn(batch, seq, feature, device=run.device), lengths, enforce_sorted=False
+    )
+    wanted = not evidence["batch_first"]
+    use = batch_major_use if wanted else time_major_use
+
+    def unpack_and_use(flag: bool) -> Tensor:
+        padded, out_lengths = pad_packed_sequence(packed, batch_first=flag)
+        return use(padded, out_lengths)
+
+    failure = _attempt(lambda: unpack_and_use(evidence["batch_first"]))
+    fix_passed = _attempt(lambda: unpack_and_use(wanted)) is None
+    where = f"{use.__name__} after pad_packed_sequence [{sizes.bindings()}]"
+    if failure is None:
+        return Outcome(False, f"{where} ran with batch_first={evidence['batch_first']}", fix_passed)
+    return Outcome(True, f"{failure} [{where}]", fix_passed)
+
+
 @beartype
 def packed_as_tensor(run: Run, evidence: Evidence) -> Outcome:
     """A layer given a recurrent layer's PackedSequence output raises."""
@@ -369,10 +502,13 @@ CHECKERS: dict[str, Checker] = {
     "pack-unsorted": pack_unsorted,
     "cuda-lengths": cuda_lengths,
     "pack-batch-first": pack_batch_first,
+    "pad-batch-first": pad_batch_first,
     "packed-as-tensor": packed_as_tensor,
     "train-mode-inference": train_mode_inference,
     "carried-state": carried_state,
     "class-dim": class_dim,
     "class-target": class_target,
+    "flatten-order": flatten_order,
+    "one-hot-target": one_hot_target,
     "broadcast": broadcast,
 }
