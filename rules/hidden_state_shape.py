@@ -67,10 +67,10 @@ built for another batch size gets no fix: take the size from the input
             batch = _input_batch(call, config)
             wanted = layers.state_shapes(config, batch or shapes.UNKNOWN_DIM)
             for label, state in _states(call, config):
-                site = (
-                    state.origin if isinstance(state.origin, cst.Call) else call.node.args[1].value
-                )
-                if id(site) in seen or state.shape is None or len(state.shape) != 3:
+                if state.shape is None or len(state.shape) != 3:
+                    continue
+                site = _site(ctx, call, state)
+                if id(site) in seen:
                     continue
                 report = self._check_state(
                     ctx, call, config, label, state.shape, wanted[label], batch, site
@@ -106,6 +106,9 @@ built for another batch size gets no fix: take the size from the input
             )
         elif _differ(shape[2], size):
             problem = f"has {shape[2].label()} features, but the layer's states have {size.label()}"
+        elif (time := _time_as_batch(call, config, shape)) is not None:
+            where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
+            return self._time_as_batch(ctx, config, label, shape, time, batch, site, where)
         elif _differ(shape[1], batch):
             where = f"{describe.layer_text(config)} at line {ctx.line(call.node)}"
             return self._batch_size(ctx, call, config, label, shape, batch, site, where)
@@ -161,6 +164,78 @@ built for another batch size gets no fix: take the size from the input
             },
         )
 
+    def _time_as_batch(
+        self,
+        ctx: RuleContext,
+        config: RecurrentConfig,
+        label: str,
+        shape: Shape,
+        time: Dim,
+        batch: Dim | None,
+        site: cst.CSTNode,
+        where: str,
+    ) -> Report:
+        axis, source = (1, "x.size(0)") if config.batch_first else (0, "x.size(1)")
+        layout = "(batch, seq, features)" if config.batch_first else "(seq, batch, features)"
+        message = (
+            f"{label} has shape {shapes.format_shape(shape)}: its batch size is "
+            f"{time.label()}, dim {axis} of the input, which is the time axis of "
+            f"{where} (its input is {layout})"
+        )
+        return Report(
+            node=site,
+            message=message,
+            help=f"Build {label} with the input's batch size ({source})",
+            evidence={
+                "claim": "state-batch",
+                "state": label,
+                "state_batch": describe.dim_json(time),
+                "batch": describe.dim_json(batch or shapes.UNKNOWN_DIM.with_role(Role.BATCH)),
+                "layer": describe.config_json(config),
+            },
+        )
+
+
+def _site(ctx: RuleContext, call: RecurrentCall, state: Tensor) -> cst.CSTNode:
+    """Where the state was made: its constructor, the index or method that produced it.
+
+    A state taken from another tensor (``enc_out[:, -1:]``) is reported where it is taken,
+    not where it is passed on.
+    """
+    if isinstance(state.origin, cst.Call):
+        return state.origin
+    for fact in (*ctx.facts.tensor_calls, *ctx.facts.tensor_indexing):
+        if fact.result is state:
+            return fact.node
+    return call.node.args[1].value
+
+
+def _time_as_batch(call: RecurrentCall, config: RecurrentConfig, shape: Shape) -> Dim | None:
+    """The input's time dim, where the state's batch size is that very symbol.
+
+    Roles beat coincidence: ``x.size(0)`` of a seq-first input is its length, even when
+    the length happens to equal the batch.
+    """
+    x = call.input
+    if not isinstance(x, Tensor) or config.batch_first is None:
+        return None
+    if call.verdict is not None and call.verdict.problem is not None:
+        return None  # the input itself is scrambled; a layout rule reports it
+    if config.batch_first and (x.shape is None or len(x.shape) != 3):
+        return None  # dim 1 is time only for a batch of sequences
+    time = x.dim(1 if config.batch_first else 0)
+    if time is None or not _same_symbol(shape[1], time):
+        return None
+    batch = x.dim(0 if config.batch_first else 1)
+    if batch is not None and _same_symbol(shape[1], batch):
+        return None
+    return time
+
+
+def _same_symbol(a: Dim, b: Dim) -> bool:
+    """The same named size, whatever the value: ``NUM_LAYERS`` is ``NUM_LAYERS``."""
+    return a.name is not None and a.name == b.name
+
 
 def _states(call: RecurrentCall, config: RecurrentConfig) -> list[tuple[str, Tensor]]:
     """The initial states passed to the call: ``(h0, c0)`` for an LSTM, ``h0`` otherwise."""
@@ -190,14 +265,18 @@ def _input_batch(call: RecurrentCall, config: RecurrentConfig) -> Dim | None:
 
 def _batch_first(shape: Shape, batch: Dim | None, layers: Dim | None) -> bool:
     first, second = shape[0], shape[1]
+    # Roles beat coincidence: (batch_size, num_layers, H) is swapped even when both are 1.
+    named_swap = (
+        layers is not None and _same_symbol(second, layers) and not _same_symbol(first, layers)
+    )
     if first.role is Role.BATCH and second.role is not Role.BATCH:
-        return layers is None or first.same_size(layers) is not True
+        return layers is None or first.same_size(layers) is not True or named_swap
     if batch is None or not batch.known:
         return False
     return (
         first.same_size(batch) is True
         and second.same_size(batch) is not True
-        and (layers is None or first.same_size(layers) is not True)
+        and (layers is None or first.same_size(layers) is not True or named_swap)
     )
 
 
