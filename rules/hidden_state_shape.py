@@ -10,7 +10,7 @@ from shapecheck import describe
 from shapecheck.analysis import layers, shapes
 from shapecheck.analysis.facts import RecurrentCall
 from shapecheck.analysis.shapes import Dim, Role, Shape
-from shapecheck.analysis.values import RecurrentConfig, Seq, Tensor
+from shapecheck.analysis.values import RecurrentConfig, Seq, Source, Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
@@ -67,6 +67,18 @@ built for another batch size gets no fix: take the size from the input
             batch = _input_batch(call, config)
             wanted = layers.state_shapes(config, batch or shapes.UNKNOWN_DIM)
             for label, state in _states(call, config):
+                source = _handed_over(call, state)
+                if source is not None:
+                    site = _site(ctx, call, state)
+                    report = (
+                        None
+                        if id(site) in seen
+                        else self._handoff(ctx, call, config, label, source, wanted[label], site)
+                    )
+                    if report is not None:
+                        seen.add(id(site))
+                        yield report
+                        continue
                 if state.shape is None or len(state.shape) != 3:
                     continue
                 site = _site(ctx, call, state)
@@ -164,6 +176,55 @@ built for another batch size gets no fix: take the size from the input
             },
         )
 
+    def _handoff(
+        self,
+        ctx: RuleContext,
+        call: RecurrentCall,
+        config: RecurrentConfig,
+        label: str,
+        source: Source,
+        wanted: Shape,
+        site: cst.CSTNode,
+    ) -> Report | None:
+        """Another layer's final state, built for another depth, direction count or size."""
+        given = source.layer.recurrent
+        assert given is not None
+        made = layers.state_shapes(given, shapes.UNKNOWN_DIM)[
+            "c0" if source.part == "c_n" else "h0"
+        ]
+        count, size = made[0], made[2]
+        problems = []
+        if count.known and wanted[0].known and count.same_size(wanted[0]) is False:
+            problems.append(
+                f"it holds {count.label()} layer states "
+                f"(num_layers * directions), the receiving layer has {wanted[0].label()}"
+            )
+        if size.known and wanted[2].known and size.same_size(wanted[2]) is False:
+            problems.append(
+                f"it has {size.label()} features, the receiving layer {wanted[2].label()}"
+            )
+        if not problems:
+            return None
+        made_at = f" at line {ctx.line(source.call)}" if source.call is not None else ""
+        message = (
+            f"{label} is the {source.part} of {_config_text(given)}{made_at}, shaped "
+            f"({count.label()}, batch, {size.label()}): {'; '.join(problems)}. "
+            f"{_config_text(config)} at line {ctx.line(call.node)} expects "
+            f"({wanted[0].label()}, batch, {wanted[2].label()})"
+        )
+        return Report(
+            node=site,
+            message=message,
+            help=_handoff_help(given, source.part, count, size, wanted),
+            evidence={
+                "claim": "state-handoff",
+                "state": label,
+                "part": source.part,
+                "source": describe.config_json(given),
+                "layer": describe.config_json(config),
+            },
+        )
+
     def _time_as_batch(
         self,
         ctx: RuleContext,
@@ -194,6 +255,46 @@ built for another batch size gets no fix: take the size from the input
                 "layer": describe.config_json(config),
             },
         )
+
+
+def _handed_over(call: RecurrentCall, state: Tensor) -> Source | None:
+    """Where the state is another recurrent layer's final ``h_n`` or ``c_n``, as it came out."""
+    source = state.source
+    if source is None or source.part not in ("h_n", "c_n") or source.layer is call.layer:
+        return None
+    given = source.layer.recurrent
+    if given is None or given.is_cell or given.bidirectional is None:
+        return None
+    return source
+
+
+def _config_text(config: RecurrentConfig) -> str:
+    """``GRU(hidden_size=H, num_layers=2, bidirectional=True)``: what sizes its states."""
+    parts = [f"hidden_size={config.hidden_size.label() if config.hidden_size else '?'}"]
+    parts.append(f"num_layers={config.num_layers.label() if config.num_layers else '?'}")
+    if config.bidirectional:
+        parts.append("bidirectional=True")
+    if config.proj_size is not None and config.proj_size.value != 0:
+        parts.append(f"proj_size={config.proj_size.label()}")
+    return f"{config.kind}({', '.join(parts)})"
+
+
+def _handoff_help(given: RecurrentConfig, part: str, count: Dim, size: Dim, wanted: Shape) -> str:
+    layers_wanted, size_wanted = wanted[0], wanted[2]
+    advice = []
+    if count.same_size(layers_wanted) is False:
+        if given.bidirectional:
+            advice.append(
+                f"merge the directions first ({part}.view(num_layers, 2, batch, "
+                f"{size.label()}).sum(1), or cat them on the feature axis and project "
+                "with an nn.Linear)"
+            )
+        advice.append(f"keep the top layers ({part}[-{layers_wanted.label()}:])")
+    if size.same_size(size_wanted) is False:
+        advice.append(f"project the state with nn.Linear({size.label()}, {size_wanted.label()})")
+    advice.append("or build both layers with the same num_layers, directions and hidden_size")
+    text = "; ".join(advice)
+    return text[0].upper() + text[1:]
 
 
 def _site(ctx: RuleContext, call: RecurrentCall, state: Tensor) -> cst.CSTNode:

@@ -210,6 +210,10 @@ class ClassValue(Value):
     name: str
     bases: tuple[Value, ...]
     methods: dict[str, Function] = field(default_factory=dict)
+    # Sizes and flags set in the class body (``hidden_size = 512``), and a dataclass's
+    # fields in order (None for other classes): what a config object holds.
+    attrs: dict[str, Value] = field(default_factory=dict)
+    fields: tuple[str, ...] | None = None
 
     def mro(self) -> list[ClassValue]:
         out: list[ClassValue] = [self]
@@ -222,6 +226,12 @@ class ClassValue(Value):
         for cls in self.mro():
             if name in cls.methods:
                 return cls.methods[name]
+        return None
+
+    def attribute(self, name: str) -> Value | None:
+        for cls in self.mro():
+            if name in cls.attrs:
+                return cls.attrs[name]
         return None
 
 
