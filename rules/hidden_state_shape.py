@@ -30,32 +30,55 @@ class HiddenStateShape(Rule):
 Checks the initial states passed to `nn.LSTM`, `nn.GRU` and `nn.RNN`
 (`lstm(x, (h0, c0))`, `gru(x, h0)`) against what the layer expects:
 `(num_layers * num_directions, batch, hidden_size)`, with `proj_size` in place of
-`hidden_size` for an LSTM's `h0`. It reports a state whose batch dimension comes
-first, and layer counts, sizes or batch sizes that provably differ from the layer's
-and the input's.
+`hidden_size` for an LSTM's `h0`. It reports:
+- a state whose batch dimension comes first, read from the sizes' roles: a
+  `(batch_size, num_layers, H)` state is swapped even while both sizes are 1;
+- layer counts, sizes or batch sizes that provably differ from the layer's and the
+  input's;
+- a batch size taken from the input's time axis (`x.size(0)` of a seq-first input);
+- another layer's final `h_n` or `c_n` handed over as the state, typically an
+  encoder's to a decoder, in the same class or across `Encoder`/`Decoder`/`Seq2Seq`
+  classes wired through their constructors or a config object, when the two layers
+  differ in depth, directions or hidden size.
+
+A state made by indexing another tensor (`enc_out[:, -1:]`) is reported where it is
+made.
 
 ## Why is this wrong?
 `batch_first=True` changes the input and output layouts only, never the states: they
 stay batch-second. A `(batch, num_layers, hidden)` state raises at the first forward
 pass, or, when the sizes happen to agree, mixes up the sequences' memories. A
-bidirectional layer needs twice as many layers in its states.
+bidirectional layer needs twice as many layers in its states, so a bidirectional or
+deeper encoder's `h_n`, `(2 * L, batch, H)`, does not fit a decoder built with `L`
+layers, nor an `H`-wide state one built with `2 * H`.
 
 ## Example
 ```python
 lstm = nn.LSTM(10, 64, num_layers=2, batch_first=True)
 h0 = torch.zeros(batch_size, 2, 64)
 out, _ = lstm(x, (h0, h0))
+
+encoder = nn.GRU(32, 64, num_layers=2, bidirectional=True)
+decoder = nn.GRU(32, 64, num_layers=2)
+_, h_n = encoder(src)
+out, _ = decoder(tgt, h_n)  # (4, batch, 64) into a 2-layer decoder
 ```
 
 ## Fix
 ```python
 h0 = torch.zeros(2, batch_size, 64)
+
+# merge the directions (or cat them and project with an nn.Linear):
+h_n = h_n.view(2, 2, h_n.size(1), 64).sum(1)
+out, _ = decoder(tgt, h_n)
 ```
 
 ## Fix safety
 Unsafe: reordering the sizes changes which state each sequence starts from. A state
-built for another batch size gets no fix: take the size from the input
-(`x.size(0)` with `batch_first=True`, else `x.size(1)`).
+built for another batch size, or from the time axis, gets no fix: take the size from
+the input (`x.size(0)` with `batch_first=True`, else `x.size(1)`). A handed-over state
+gets none either: merging directions, keeping the top layers or a Linear bridge are
+modelling choices.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:

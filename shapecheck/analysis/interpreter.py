@@ -31,6 +31,7 @@ from shapecheck.analysis import (
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
+    DataLoaderCall,
     Facts,
     ForwardCall,
     LayerCall,
@@ -715,6 +716,20 @@ class Interpreter:
         comp = node.for_in
         source = self.eval(comp.iter, frame)
         saved = dict(frame.env)
+        if (
+            isinstance(source, Seq)
+            and source.items is not None
+            and 0 < len(source.items) <= 4
+            and comp.inner_for_in is None
+            and not comp.ifs
+        ):
+            # `tuple(h.detach() for h in (h_n, c_n))`: each item on its own, in order.
+            items = []
+            for item in source.items:
+                self.assign(comp.target, item, frame)
+                items.append(self.eval(node.elt, frame))
+            frame.env = saved
+            return Seq(items=tuple(items))
         self.assign(comp.target, element_of(source), frame)
         count = length(source, dotted(comp.iter))
         inner = comp.inner_for_in
@@ -910,8 +925,16 @@ class Interpreter:
                 dataset = Batches(item=self._item_of(dataset, frame))
             collate = args.kw.get("collate_fn")
             if isinstance(collate, (Function, Bound, Instance)) and not args.has_star:
-                return self._collated(args, dataset, collate, frame)
-            return transfer.data_loader(args, dataset or UNKNOWN)
+                loader = self._collated(args, dataset, collate, frame)
+            else:
+                loader = transfer.data_loader(args, dataset or UNKNOWN)
+            if node is not None:
+                size = transfer.as_dim(args.get(1, "batch_size") or UNKNOWN)
+                if size is not None and not args.has_star:
+                    size = transfer.loader_batch(args, dataset, size.with_role(Role.BATCH))
+                length = transfer.dataset_length(dataset)
+                self.facts.data_loaders.append(DataLoaderCall(node, loader, size, length))
+            return loader
         entry = transfer.FUNCTIONS.get(name)
         if entry is not None:
             return entry(args)
@@ -963,7 +986,8 @@ class Interpreter:
         size_value = args.get(1, "batch_size")
         size = transfer.as_dim(size_value) if size_value is not None else literal(1)
         item = transfer.dataset_item(dataset)
-        samples = Seq(length=(size or shapes.UNKNOWN_DIM).with_role(Role.BATCH), elem=item)
+        size = (size or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
+        samples = Seq(length=transfer.loader_batch(args, dataset, size), elem=item)
         batch = self.call_value(collate, Args(node=None, pos=[samples]), frame, None)
         return Batches(item=batch, batched=True)
 

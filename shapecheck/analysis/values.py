@@ -290,6 +290,8 @@ class Batches(Value):
 
     item: Value
     batched: bool = False
+    length: Dim | None = None  # how many items a dataset holds, where known
+    drop_last: bool | None = None  # a loader's flag: None where the code's value is unknown
 
 
 @dataclass(frozen=True, slots=True)
