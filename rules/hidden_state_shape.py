@@ -315,8 +315,8 @@ def _handoff_help(given: RecurrentConfig, part: str, count: Dim, size: Dim, want
         advice.append(f"keep the top layers ({part}[-{layers_wanted.label()}:])")
     if size.same_size(size_wanted) is False:
         advice.append(f"project the state with nn.Linear({size.label()}, {size_wanted.label()})")
-    advice.append("or build both layers with the same num_layers, directions and hidden_size")
-    text = "; ".join(advice)
+    advice.append("build both layers with the same num_layers, directions and hidden_size")
+    text = "; or ".join(advice)
     return text[0].upper() + text[1:]
 
 

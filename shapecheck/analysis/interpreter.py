@@ -506,6 +506,8 @@ class Interpreter:
                 receiver.attrs[target.attr.value] = value
                 if isinstance(value, (Layer, Instance)) and receiver.device:
                     layers.move(value, receiver.device, receiver.moved_at)
+            elif isinstance(receiver, ClassValue):
+                receiver.attrs.pop(target.attr.value, None)  # `Config.hidden = ...`: unknown now
             elif (
                 target.attr.value == "requires_grad"
                 and isinstance(value, Const)
