@@ -16,7 +16,9 @@ from shapecheck.rule import Report, Rule, RuleContext
 
 class ShortLastBatch(Rule):
     code = "SHP115"
-    triggers = ("dataloader",)
+    # The loader, the layer and the state may each sit in a module the file imports; the
+    # finding lands where the state is built, a file that names torch or a recurrent layer.
+    triggers = ("torch", "rnn", "lstm", "gru")
     name = "short-last-batch"
     severity = Severity.WARNING
     claim = "short-last-batch"
