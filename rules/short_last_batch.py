@@ -17,8 +17,8 @@ from shapecheck.rule import Report, Rule, RuleContext
 class ShortLastBatch(Rule):
     code = "SHP115"
     # The loader, the layer and the state may each sit in a module the file imports; the
-    # finding lands where the state is built, a file that names torch or a recurrent layer.
-    triggers = ("torch", "rnn", "lstm", "gru")
+    # finding lands where the state is built for the layer, or at the layer's call.
+    triggers = ("rnn", "lstm", "gru", "dataloader")
     name = "short-last-batch"
     severity = Severity.WARNING
     claim = "short-last-batch"
