@@ -139,6 +139,16 @@ class TensorCall:
 
 
 @dataclass(frozen=True, slots=True)
+class DataLoaderCall:
+    """``DataLoader(ds, batch_size=B)``: what one batch is, and its batch size."""
+
+    node: cst.Call = field(repr=False)
+    batches: Value
+    batch: Dim | None  # flagged ``short_last`` when the last batch may be smaller
+    length: Dim | None  # the dataset's size, where known
+
+
+@dataclass(frozen=True, slots=True)
 class TensorUnpack:
     """A tensor a recurrent layer returned, unpacked into names: ``h, c = h_n``."""
 
@@ -181,3 +191,4 @@ class Facts:
     pad_calls: list[PadCall] = field(default_factory=list)
     # Recurrent states a training loop feeds back to the next iteration.
     carried_states: list[CarriedState] = field(default_factory=list)
+    data_loaders: list[DataLoaderCall] = field(default_factory=list)

@@ -31,6 +31,7 @@ from shapecheck.analysis import (
 from shapecheck.analysis.facts import (
     BackwardCall,
     BatchIndex,
+    DataLoaderCall,
     Facts,
     ForwardCall,
     LayerCall,
@@ -140,6 +141,9 @@ class Interpreter:
         self.statement: cst.SimpleStatementLine | None = None
         self.budget = STATEMENT_BUDGET
         self.instances: dict[int, Instance] = {}
+        # The instances the script itself constructs, by class: an uncalled method of a
+        # class built once is looked at on that instance, with its real attributes.
+        self.built: dict[int, list[Instance]] = {}
         # The try bodies and with blocks being executed, innermost last.
         self.enclosing: list[cst.CSTNode] = []
         # The variable the expression being evaluated is assigned to, if one plain name.
@@ -164,7 +168,8 @@ class Interpreter:
                 continue
             receiver: Value | None = None
             if fn.owner is not None and fn.binding == "method":
-                receiver = self._standalone_instance(fn.owner)
+                built = self.built.get(id(fn.owner), [])
+                receiver = built[0] if len(built) == 1 else self._standalone_instance(fn.owner)
                 if id(fn.node) in self.analyzed:
                     continue
             self.call_function(
@@ -451,10 +456,40 @@ class Interpreter:
         bases = tuple(self.eval(arg.value, frame) for arg in node.bases)
         cls = ClassValue(node=node, name=node.name.value, bases=bases)
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        fields: list[str] = []
         for stmt in body:
             if isinstance(stmt, cst.FunctionDef):
                 cls.methods[stmt.name.value] = self._def(stmt, frame, owner=cls)
+            elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+                self._class_attribute(cls, stmt.body[0], frame, fields)
+        if any(_is_dataclass(d.decorator) for d in node.decorators):
+            cls.fields = tuple(fields)
         frame.env[node.name.value] = cls
+
+    def _class_attribute(
+        self, cls: ClassValue, stmt: cst.BaseSmallStatement, frame: Frame, fields: list[str]
+    ) -> None:
+        """``hidden_size = 512`` or ``hidden_size: int = 512`` in a class body.
+
+        Only ints and literals are kept, named after the class (``Config.hidden_size``)
+        so that two classes' fields never pass for the same symbol.
+        """
+        if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+            fields.append(stmt.target.value)
+            target, expression = stmt.target.value, stmt.value
+        elif (
+            isinstance(stmt, cst.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0].target, cst.Name)
+        ):
+            target, expression = stmt.targets[0].target.value, stmt.value
+        else:
+            return
+        if expression is None:
+            return
+        value = self.eval(expression, frame)
+        if isinstance(value, (Int, Const)):
+            cls.attrs[target] = named_size(f"{cls.name}.{target}", value)
 
     # ------------------------------------------------------------------ assignment
 
@@ -485,6 +520,8 @@ class Interpreter:
                 receiver.attrs[target.attr.value] = value
                 if isinstance(value, (Layer, Instance)) and receiver.device:
                     layers.move(value, receiver.device, receiver.moved_at)
+            elif isinstance(receiver, ClassValue):
+                receiver.attrs.pop(target.attr.value, None)  # `Config.hidden = ...`: unknown now
             elif (
                 target.attr.value == "requires_grad"
                 and isinstance(value, Const)
@@ -529,6 +566,10 @@ class Interpreter:
                 return base.attrs[attr]
             if base.cls.lookup(attr) is not None:
                 return Bound(base, attr)
+            if base.cls.fields is None and (known := base.cls.attribute(attr)) is not None:
+                return known  # a class-level default nobody overrode on the instance
+        elif isinstance(base, ClassValue) and (known := base.attribute(attr)) is not None:
+            return known
         elif isinstance(base, _Super):
             return Bound(base, attr)
         elif isinstance(base, Layer):
@@ -693,6 +734,20 @@ class Interpreter:
         comp = node.for_in
         source = self.eval(comp.iter, frame)
         saved = dict(frame.env)
+        if (
+            isinstance(source, Seq)
+            and source.items is not None
+            and 0 < len(source.items) <= 4
+            and comp.inner_for_in is None
+            and not comp.ifs
+        ):
+            # `tuple(h.detach() for h in (h_n, c_n))`: each item on its own, in order.
+            items = []
+            for item in source.items:
+                self.assign(comp.target, item, frame)
+                items.append(self.eval(node.elt, frame))
+            frame.env = saved
+            return Seq(items=tuple(items))
         self.assign(comp.target, element_of(source), frame)
         count = length(source, dotted(comp.iter))
         inner = comp.inner_for_in
@@ -888,8 +943,16 @@ class Interpreter:
                 dataset = Batches(item=self._item_of(dataset, frame))
             collate = args.kw.get("collate_fn")
             if isinstance(collate, (Function, Bound, Instance)) and not args.has_star:
-                return self._collated(args, dataset, collate, frame)
-            return transfer.data_loader(args, dataset or UNKNOWN)
+                loader = self._collated(args, dataset, collate, frame)
+            else:
+                loader = transfer.data_loader(args, dataset or UNKNOWN)
+            if node is not None:
+                size = transfer.as_dim(args.get(1, "batch_size") or UNKNOWN)
+                if size is not None and not args.has_star:
+                    size = transfer.loader_batch(args, dataset, size.with_role(Role.BATCH))
+                length = transfer.dataset_length(dataset)
+                self.facts.data_loaders.append(DataLoaderCall(node, loader, size, length))
+            return loader
         entry = transfer.FUNCTIONS.get(name)
         if entry is not None:
             result = entry(args)
@@ -948,7 +1011,8 @@ class Interpreter:
         size_value = args.get(1, "batch_size")
         size = transfer.as_dim(size_value) if size_value is not None else literal(1)
         item = transfer.dataset_item(dataset)
-        samples = Seq(length=(size or shapes.UNKNOWN_DIM).with_role(Role.BATCH), elem=item)
+        size = (size or shapes.UNKNOWN_DIM).with_role(Role.BATCH)
+        samples = Seq(length=transfer.loader_batch(args, dataset, size), elem=item)
         batch = self.call_value(collate, Args(node=None, pos=[samples]), frame, None)
         return Batches(item=batch, batched=True)
 
@@ -1034,8 +1098,17 @@ class Interpreter:
         init = cls.lookup("__init__")
         if init is not None:
             self.call_function(init, args, frame, receiver=instance)
+        elif cls.fields is not None and not args.has_star:
+            # A dataclass's own __init__: fields from the arguments, else their defaults.
+            for index, name in enumerate(cls.fields):
+                given = args.pos[index] if index < len(args.pos) else args.kw.get(name)
+                value = given if given is not None else cls.attribute(name)
+                if value is not None:
+                    instance.attrs[name] = value
         if is_module_class(cls) and args.node is not None:
             self.facts.torch_randomness.append(args.node)
+        if args.node is not None:
+            self.built.setdefault(id(cls), []).append(instance)
         return instance
 
     def call_method(
@@ -1307,6 +1380,13 @@ def _own_spellings(node: cst.Call, tensor: Tensor) -> set[str]:
     if op is not None and func.value is op.node:
         names.add(dotted(op.subject))
     return {n for n in names if n}
+
+
+def _is_dataclass(decorator: cst.BaseExpression) -> bool:
+    """``@dataclass``, ``@dataclasses.dataclass`` or either called with options."""
+    if isinstance(decorator, cst.Call):
+        decorator = decorator.func
+    return (dotted(decorator) or "").rsplit(".", 1)[-1] == "dataclass"
 
 
 def _looks_like_vocabulary(name: str | None) -> bool:

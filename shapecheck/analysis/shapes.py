@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -32,6 +32,10 @@ class Dim:
     # A dim that view/reshape/flatten made of several: the roles of those dims, outer
     # first (None where one is unknown). ``(seq, batch)`` merged is not ``(batch, seq)``.
     merged: tuple[Role | None, ...] = ()
+    # A loader's batch size when its last batch may be smaller (no drop_last, a dataset
+    # size that is unknown or not a multiple). Not part of the size: equal dims stay equal;
+    # a size taken from the batch itself (``x.size(0)``) keeps the flag, a constant has none.
+    short_last: bool = field(default=False, compare=False)
 
     @property
     def known(self) -> bool:

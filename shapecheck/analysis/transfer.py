@@ -1071,7 +1071,8 @@ def _tensor_dataset(args: Args) -> Value:
         if t is None and isinstance(v, Opaque):
             t = Tensor(shape=None, requires_grad=None, device=None)  # an array loaded elsewhere
         items.append(partial.drop_leading(t) if t is not None else UNKNOWN)
-    return Batches(item=Seq(items=tuple(items)))
+    first = tensor_of(args.pos[0]) if args.pos else None
+    return Batches(item=Seq(items=tuple(items)), length=first.dim(0) if first else None)
 
 
 def batch_of(item: Value, size: Dim) -> Value:
@@ -1092,7 +1093,53 @@ def data_loader(args: Args, dataset: Value) -> Value:
     if isinstance(size_value, Const) and size_value.value is None:
         return Batches(item=dataset_item(dataset), batched=True)
     size = literal(1) if size_value is None else as_dim(size_value) or shapes.UNKNOWN_DIM
-    return Batches(item=batch_of(dataset_item(dataset), size.with_role(Role.BATCH)), batched=True)
+    size = loader_batch(args, dataset, size.with_role(Role.BATCH))
+    return Batches(
+        item=batch_of(dataset_item(dataset), size),
+        batched=True,
+        length=dataset_length(dataset),
+        drop_last=loader_drop_last(args),
+    )
+
+
+def loader_drop_last(args: Args) -> bool | None:
+    """A DataLoader's ``drop_last`` (its ninth argument): False unless given."""
+    given = args.get(8, "drop_last")
+    return False if given is None else as_bool(given)
+
+
+def dataset_length(dataset: Value) -> Dim | None:
+    """How many items a dataset holds, where the code shows it."""
+    if isinstance(dataset, Batches) and not dataset.batched:
+        return dataset.length
+    if isinstance(dataset, Tensor):
+        return dataset.dim(0)
+    if isinstance(dataset, Seq):
+        return dataset.size()
+    return None
+
+
+def loader_batch(args: Args, dataset: Value, size: Dim) -> Dim:
+    """The batch size a loader yields, flagged where its last batch may be smaller.
+
+    It may when ``drop_last`` is not set and the dataset's size is unknown or not a
+    multiple of the batch size. An unknown ``drop_last`` (``drop_last=args.drop``) or
+    batch size says nothing.
+    """
+    if not size.known or size.value == 1 or loader_drop_last(args) is not False:
+        return size
+    length = dataset_length(dataset)
+    if length is not None and length.value is not None and size.value is not None:
+        if length.value % size.value == 0:
+            return size
+    elif length is not None and length.known and _multiple_of(length, size):
+        return size
+    return replace(size, short_last=True)
+
+
+def _multiple_of(length: Dim, size: Dim) -> bool:
+    """``BATCH_SIZE * N_BATCHES`` items in batches of ``BATCH_SIZE``."""
+    return size.name is not None and length.name is not None and size.name in length.name.split("*")
 
 
 def dataset_item(dataset: Value) -> Value:

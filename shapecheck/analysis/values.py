@@ -213,6 +213,10 @@ class ClassValue(Value):
     name: str
     bases: tuple[Value, ...]
     methods: dict[str, Function] = field(default_factory=dict)
+    # Sizes and flags set in the class body (``hidden_size = 512``), and a dataclass's
+    # fields in order (None for other classes): what a config object holds.
+    attrs: dict[str, Value] = field(default_factory=dict)
+    fields: tuple[str, ...] | None = None
 
     def mro(self) -> list[ClassValue]:
         out: list[ClassValue] = [self]
@@ -225,6 +229,12 @@ class ClassValue(Value):
         for cls in self.mro():
             if name in cls.methods:
                 return cls.methods[name]
+        return None
+
+    def attribute(self, name: str) -> Value | None:
+        for cls in self.mro():
+            if name in cls.attrs:
+                return cls.attrs[name]
         return None
 
 
@@ -283,6 +293,8 @@ class Batches(Value):
 
     item: Value
     batched: bool = False
+    length: Dim | None = None  # how many items a dataset holds, where known
+    drop_last: bool | None = None  # a loader's flag: None where the code's value is unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,8 @@ def hidden_state(run: Run, evidence: Evidence) -> Outcome:
             if shape[i].get("role") != "batch" and isinstance(size, int) and 0 < size <= 8:
                 sized[i] = size
                 sizes.reserve(size)
+            elif shape[i].get("role") != "batch" and shape[i].get("name"):
+                sized[i] = sizes.of(shape[i])  # another symbol, proven different: its own size
         unmatched = [i for i, size in enumerate(sized) if size is None]
     if len(unmatched) != 1:
         raise NotCheckable("cannot tell which size of the state is the batch")
@@ -565,3 +567,7 @@ CHECKERS.update(training.CHECKERS)
 from shapecheck.verify import outputs  # noqa: E402 - its checkers build on the ones above
 
 CHECKERS.update(outputs.CHECKERS)
+
+from shapecheck.verify import states  # noqa: E402 - its checkers build on the ones above
+
+CHECKERS.update(states.CHECKERS)
