@@ -65,6 +65,8 @@ shape the loss expects; nothing that ran before changes. Where the target is wri
             # One class would make an (N, 1) target a valid probability target.
             if not classes.known or (classes.value is not None and classes.value <= 1):
                 continue
+            if not target.shape:
+                continue  # a 0-d target: one class index, not a trailing 1
             last = target.shape[-1]
             if len(target.shape) != len(expected) + 1 or last.value != 1 or last.name:
                 continue

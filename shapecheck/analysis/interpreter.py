@@ -325,7 +325,16 @@ class Interpreter:
         return Seq(items=tuple(Int(d) for d in named))
 
     def _if(self, node: cst.If, frame: Frame) -> None:
-        self.eval(node.test, frame)
+        test = transfer.as_bool(self.eval(node.test, frame))
+        if test is not None:
+            # `if self.bidirectional:` with the flag known: the other branch never runs.
+            if test:
+                self.exec_block(node.body, frame)
+            elif isinstance(node.orelse, cst.If):
+                self._if(node.orelse, frame)
+            elif isinstance(node.orelse, cst.Else):
+                self.exec_block(node.orelse.body, frame)
+            return
         if _is_main_guard(node.test):
             # Runs whenever the script runs: no merge with a path that skips it.
             self.exec_block(node.body, frame)
@@ -796,10 +805,15 @@ class Interpreter:
             return Int(literal(-value.dim.value))
         if isinstance(value, Tensor) and not isinstance(node.operator, cst.Not):
             return value
+        if isinstance(node.operator, cst.Not) and not isinstance(value, Tensor):
+            truth = transfer.as_bool(value)
+            return UNKNOWN if truth is None else Const(not truth)
         return UNKNOWN
 
     def _if_exp(self, node: cst.IfExp, frame: Frame) -> Value:
-        self.eval(node.test, frame)
+        test = transfer.as_bool(self.eval(node.test, frame))
+        if test is not None:
+            return self.eval(node.body if test else node.orelse, frame)
         body, orelse = self.eval(node.body, frame), self.eval(node.orelse, frame)
         devices = [device_of(v) for v in (body, orelse)]
         if all(d is not None for d in devices):
