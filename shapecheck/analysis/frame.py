@@ -69,15 +69,20 @@ class Frame:
 
     def join_with(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
         env, modes, grad = snap
-        for name, value in env.items():
-            mine = self.env.get(name)
-            self.env[name] = value if mine is None else join(mine, value)
+        join_into(self.env, env)
         for key in set(modes) | set(self.modes):
             a, b = self.modes.get(key, ("train", None)), modes.get(key, ("train", None))
             if a != b:
                 self.modes[key] = a if a[0] == b[0] else ("unknown", None)
         if self.grad != grad:
             self.grad = None
+
+
+def join_into(values: dict[str, Value], other: dict[str, Value]) -> None:
+    """``values`` after a branch joined with ``other`` from the branch not taken."""
+    for name, value in other.items():
+        mine = values.get(name)
+        values[name] = value if mine is None else join(mine, value)
 
 
 def modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:

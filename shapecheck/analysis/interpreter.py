@@ -43,7 +43,7 @@ from shapecheck.analysis.facts import (
     TensorUnpack,
     ViewCall,
 )
-from shapecheck.analysis.frame import Frame, mode_change, modes_for_callee
+from shapecheck.analysis.frame import Frame, join_into, mode_change, modes_for_callee
 from shapecheck.analysis.imports import bind_import, canonical, dotted
 from shapecheck.analysis.operators import (
     LIST_MUTATORS,
@@ -355,9 +355,7 @@ class Interpreter:
             self.exec_block(node.orelse.body, frame)
         frame.join_with(after_body)
         if owner is not None:
-            for name, value in attrs_after_body.items():
-                mine = owner.attrs.get(name)
-                owner.attrs[name] = value if mine is None else join(mine, value)
+            join_into(owner.attrs, attrs_after_body)
 
     def _for(self, node: cst.For, frame: Frame) -> None:
         iterated = self.eval(node.iter, frame)

@@ -435,18 +435,12 @@ def _align(
 def _align_back(
     shape: Shape, i: int, target: list[Dim | None], j: int
 ) -> tuple[int, int, tuple[int, int] | None] | None:
-    """:func:`_align` from the ends: ``shape[:i]`` against ``target[:j]``."""
-    for k in range(j - 1, -1, -1):
-        run = target[k:j]
-        if None in run:
-            break
-        if shapes.product([d for d in run if d is not None]).same_size(shape[i - 1]) is True:
-            return i - 1, k, None
-    wanted = target[j - 1]
-    for k in range(i - 2, -1, -1):
-        if wanted is not None and shapes.product(shape[k:i]).same_size(wanted) is True:
-            return k, j - 1, (k, i)
-    return None
+    """:func:`_align` from the ends: ``shape[:i]`` against ``target[:j]``, reversed."""
+    step = _align(shape[:i][::-1], 0, target[:j][::-1], 0)
+    if step is None:
+        return None
+    taken, used, merged = step
+    return i - taken, j - used, None if merged is None else (i - merged[1], i - merged[0])
 
 
 def _neighbours_in_memory(shape: Shape, order: tuple[int, ...], start: int, stop: int) -> bool:
