@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import libcst as cst
@@ -180,3 +181,32 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
                         out[item] = node
                         stack.append(item)
     return out
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The node's children, as ``node.children`` lists them, without its visitor pass.
+
+    ``node.children`` runs a collecting visitor over the node's fields; this reads the
+    fields directly. The set of nodes is the same, and so is the order of the statements
+    in a block. Only the order among the fields of one node may differ (a function's
+    decorators come after its body), which moves no statement.
+    """
+    found: list[cst.CSTNode] = []
+    node_type = cst.CSTNode
+    for name in _child_fields(type(node)):
+        value: Any = getattr(node, name)
+        if isinstance(value, node_type):
+            found.append(value)
+        elif isinstance(value, (tuple, list)):
+            found.extend(item for item in value if isinstance(item, node_type))
+    return found
+
+
+def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under ``root``, pre-order and iteratively (deep nesting must not
+    overflow the stack), with the statements in source order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))

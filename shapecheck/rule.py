@@ -117,6 +117,7 @@ class RuleContext:
         self._positions: list[Positions | None] = [None] * len(self.modules)
         # Positions already computed for these modules by other roots of the same run.
         self._shared = shared if shared is not None else {}
+        self._parent_maps: list[dict[cst.CSTNode, cst.CSTNode] | None] = [None] * len(self.modules)
         self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
@@ -155,11 +156,21 @@ class RuleContext:
             return line
         return Line(line, self.module_index(node))
 
+    def parents_of(self, index: int) -> dict[cst.CSTNode, cst.CSTNode]:
+        """Each node's parent in one of ``modules``, as ParentNodeProvider gives it."""
+        found = self._parent_maps[index]
+        if found is None:
+            found = self._parent_maps[index] = parents(self.modules[index])
+        return found
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
-            self._parents = {}
-            for module in self.modules:
-                self._parents.update(parents(module))
+            if len(self.modules) == 1:
+                self._parents = self.parents_of(0)
+            else:
+                self._parents = {}
+                for index in range(len(self.modules)):
+                    self._parents.update(self.parents_of(index))
         return self._parents.get(node)
 
     def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:

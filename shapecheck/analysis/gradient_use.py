@@ -22,16 +22,10 @@ from enum import Enum
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import (
-    ComprehensionScope,
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    Scope,
-    ScopeProvider,
-)
+from libcst.metadata import ComprehensionScope, MetadataWrapper, Scope, ScopeProvider
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
+from shapecheck.positions import Positions, parents, walk
 
 
 class GraphUse(Enum):
@@ -147,12 +141,18 @@ _MAX_STEPS = 2_000
 class GradientUses:
     """Answers SHP201's questions about one module; build it once per rule run."""
 
-    def __init__(self, module: cst.Module) -> None:
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        resolved: Any = wrapper.resolve_many([ScopeProvider, ParentNodeProvider, PositionProvider])
-        self._scopes = resolved[ScopeProvider]
-        self._parents = resolved[ParentNodeProvider]
-        self._positions = resolved[PositionProvider]
+    def __init__(
+        self,
+        module: cst.Module,
+        positions: Positions | None = None,
+        parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
+    ) -> None:
+        # The rule context's positions and parents, when given, are the same maps as
+        # PositionProvider's and ParentNodeProvider's, already paid for.
+        self._positions = positions if positions is not None else Positions(module)
+        self._parents = parent_of if parent_of is not None else parents(module)
+        # Scope analysis costs several parses of the module: only a def-use walk pays.
+        self._scope_map: Any = None
         self._aliases = _aliases(module)
         self._module = module
         # Names of the module's own functions whose bodies work with gradients.
@@ -199,6 +199,14 @@ class GradientUses:
             return GraphUse.USED
         walk = _Walk(self, self._function_of(call))
         return walk.run(call)
+
+    @property
+    def _scopes(self) -> Any:
+        """ScopeProvider's scopes, resolved on the first walk that needs them."""
+        if self._scope_map is None:
+            wrapper = MetadataWrapper(self._module, unsafe_skip_copy=True)
+            self._scope_map = wrapper.resolve(ScopeProvider)
+        return self._scope_map
 
     def block_has_gradient_use(self, block: cst.CSTNode) -> bool:
         """Whether ``block`` differentiates anything, itself or through a local function."""
@@ -653,10 +661,4 @@ def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
     return any(node is inner for node in _walk(outer))
 
 
-def _walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under ``root``, iteratively: deep nesting must not overflow the stack."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.children))
+_walk = walk  # every node under a root, statements in source order (shapecheck.positions)

@@ -11,10 +11,9 @@ model's output (returned from ``forward``, or fed to a loss), is reported.
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from shapecheck.analysis.imports import dotted
-from shapecheck.analysis.rng import walk
+from shapecheck.positions import parents, walk
 
 # Calls the logits may pass through on their way out: still the head's output.
 _PASS_THROUGH = frozenset(
@@ -25,7 +24,7 @@ _LOSS_WORDS = ("loss", "criterion", "cross_entropy", "nll")
 
 class Heads:
     def __init__(self, module: cst.Module) -> None:
-        self._parents = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+        self._parents = parents(module)  # ParentNodeProvider's map, from a field walk
         self.module = module
 
     def is_output_head(

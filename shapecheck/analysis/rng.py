@@ -14,9 +14,10 @@ import sys
 from collections.abc import Iterable, Iterator
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
+from shapecheck.positions import Positions, children, parents
+from shapecheck.positions import walk as walk
 
 # The calls that seed the global generators of numpy and random.
 GLOBAL_SEEDS = frozenset({"numpy.random.seed", "random.seed"})
@@ -61,11 +62,16 @@ _STATE_METHODS = frozenset({"get_state", "set_state", "getstate", "setstate", "g
 class SeedFlow:
     """The module's functions, calls and positions, for following a seed's flow."""
 
-    def __init__(self, module: cst.Module) -> None:
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        resolved = wrapper.resolve_many([ParentNodeProvider, PositionProvider])
-        self._parents = resolved[ParentNodeProvider]
-        self._positions = resolved[PositionProvider]
+    def __init__(
+        self,
+        module: cst.Module,
+        positions: Positions | None = None,
+        parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
+    ) -> None:
+        # The rule context's maps, when given: PositionProvider's and
+        # ParentNodeProvider's answers, already paid for.
+        self._positions = positions if positions is not None else Positions(module)
+        self._parents = parent_of if parent_of is not None else parents(module)
         self.module = module
         self.aliases: dict[str, str] = {}
         self.functions: dict[str, list[cst.FunctionDef]] = {}
@@ -220,14 +226,14 @@ class SeedFlow:
 
 def _own_calls(scope: cst.CSTNode) -> Iterator[cst.Call]:
     """Calls in ``scope``; a class's calls include its methods', as instantiating runs them."""
-    stack = list(scope.children)
+    stack = children(scope)
     while stack:
         node = stack.pop()
         if isinstance(node, cst.FunctionDef) and not isinstance(scope, cst.ClassDef):
             continue  # a nested def runs only when called, and calls are followed
         if isinstance(node, cst.Call):
             yield node
-        stack.extend(node.children)
+        stack.extend(children(node))
 
 
 def _within(parents: object, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
@@ -246,12 +252,3 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
     return (isinstance(test.left, cst.Name) and test.left.value == "__name__") and (
         isinstance(right, cst.SimpleString) and "__main__" in right.value
     )
-
-
-def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under ``root``, iteratively: deep nesting must not overflow the stack."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.children))
