@@ -76,7 +76,7 @@ Outputs then stop requiring grad, so the fix is never applied without
             # Frozen parameters (`requires_grad_(False)`, `p.requires_grad = False` over
             # `parameters()`) make the model graph-free: nothing to waste.
             return
-        uses = GradientUses(ctx.module, ctx.positions, ctx.parents_of(0))
+        uses = GradientUses(ctx.module, ctx.maps)
         for call in candidates:
             if uses.in_grad_context(call.node) or uses.forward_output(call.node) is not (
                 GraphUse.DIES

@@ -58,7 +58,7 @@ Unsafe: it adds parameters to the model.
         ]
         if not calls:
             return
-        heads = Heads(ctx.module)
+        heads = Heads(ctx.module, ctx.parents_of(0))
         recurrent = [c.layer.node for c in ctx.facts.recurrent_calls]
         for layer in unique(c.layer for c in calls):
             applications = [c.node for c in calls if c.layer is layer]

@@ -71,7 +71,7 @@ in the body of `main`. When only torch's submodules are imported, it adds
             draws = [d for d in draws if ctx.module_index(d) == 0]
         if not candidates or not draws:
             return
-        flow = SeedFlow(ctx.module, ctx.positions, ctx.parents_of(0))
+        flow = SeedFlow(ctx.module, ctx.maps)
         if flow.touches_torch_state():
             return  # torch.random.fork_rng(), set_rng_state(): torch's generator is managed
         # A local generator, or a seed that is put back afterwards, is no seed here.

@@ -10,15 +10,17 @@ a node records while it generates its code, else the whole range it generated.
 ``tests/test_positions.py`` compares the two on every fixture and on torch's sources.
 
 Parents come from a walk over each node's fields, which visits the same children as
-``ParentNodeProvider``'s visitor at a fraction of its cost.
+``ParentNodeProvider``'s visitor at a fraction of its cost, less the layout nodes
+(whitespace, comments, newlines) that no analysis asks about.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -153,43 +155,70 @@ class Positions:
         return self._spans[node]
 
 
+# Layout nodes: whitespace, comments, newlines. Analyses climb and walk code, never
+# layout, and skipping these subtrees halves the nodes a walk visits.
+LAYOUT = frozenset(
+    _subclasses(cst.BaseParenthesizableWhitespace)
+    | {cst.EmptyLine, cst.TrailingWhitespace, cst.Newline, cst.Comment}
+)
+_SCALARS = frozenset({str, bool, int, type(None), cst.MaybeSentinel})
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _holds_code(annotation: Any) -> bool:
+    """Whether a field so annotated may hold a node that is not layout."""
+    if isinstance(annotation, type):
+        return annotation not in _SCALARS and annotation not in LAYOUT
+    if getattr(annotation, "__origin__", None) is Literal:
+        return False
+    arguments = getattr(annotation, "__args__", None)
+    if arguments is None:
+        return True  # a forward reference, or anything unforeseen: keep it
+    return any(_holds_code(argument) for argument in arguments)
 
 
 def _child_fields(kind: type) -> tuple[str, ...]:
     names = _CHILD_FIELDS.get(kind)
     if names is None:
-        names = _CHILD_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+        hints = typing.get_type_hints(kind)
+        names = _CHILD_FIELDS[kind] = tuple(
+            f.name for f in dataclasses.fields(kind) if _holds_code(hints.get(f.name, Any))
+        )
     return names
 
 
 def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Each node's parent, as ParentNodeProvider gives it (the module has none)."""
+    """Each code node's parent, as ParentNodeProvider gives it (the module has none).
+
+    Layout nodes (whitespace, comments, newlines) are left out: no analysis asks where
+    they sit, and they are half of all nodes.
+    """
     out: dict[cst.CSTNode, cst.CSTNode] = {}
     stack: list[cst.CSTNode] = [module]
     node_type = cst.CSTNode
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         for name in _child_fields(type(node)):
             value: Any = getattr(node, name)
             if isinstance(value, node_type):
                 out[value] = node
-                stack.append(value)
+                push(value)
             elif isinstance(value, (tuple, list)):
                 for item in value:
                     if isinstance(item, node_type):
                         out[item] = node
-                        stack.append(item)
+                        push(item)
     return out
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The node's children, as ``node.children`` lists them, without its visitor pass.
+    """The node's code children, as ``node.children`` lists them, less layout nodes.
 
     ``node.children`` runs a collecting visitor over the node's fields; this reads the
-    fields directly. The set of nodes is the same, and so is the order of the statements
-    in a block. Only the order among the fields of one node may differ (a function's
-    decorators come after its body), which moves no statement.
+    fields directly. The statements of a block come in the same order; only the order
+    among the fields of one node may differ (a function's decorators come after its
+    body), which moves no statement.
     """
     found: list[cst.CSTNode] = []
     node_type = cst.CSTNode
@@ -203,10 +232,34 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under ``root``, pre-order and iteratively (deep nesting must not
-    overflow the stack), with the statements in source order."""
+    """Every code node under ``root``, pre-order and iteratively (deep nesting must not
+    overflow the stack), with the statements in source order; no layout nodes."""
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
         stack.extend(reversed(children(node)))
+
+
+class ModuleMaps:
+    """Positions and parent maps per module, each computed on first use.
+
+    One instance serves every root of a run, so a model module imported by many
+    scripts is walked once.
+    """
+
+    def __init__(self) -> None:
+        self._positions: dict[cst.Module, Positions] = {}
+        self._parents: dict[cst.Module, dict[cst.CSTNode, cst.CSTNode]] = {}
+
+    def positions(self, module: cst.Module) -> Positions:
+        found = self._positions.get(module)
+        if found is None:
+            found = self._positions[module] = Positions(module)
+        return found
+
+    def parents(self, module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
+        found = self._parents.get(module)
+        if found is None:
+            found = self._parents[module] = parents(module)
+        return found

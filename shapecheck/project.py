@@ -28,6 +28,7 @@ from shapecheck.analysis.frame import Frame
 from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
 from shapecheck.analysis.values import ClassValue, Instance, Value
 from shapecheck.files import read
+from shapecheck.positions import ModuleMaps
 
 if TYPE_CHECKING:
     from shapecheck.analysis.facts import Facts
@@ -99,8 +100,8 @@ class Project:
         self._imports: dict[Path, list[Path]] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._digests: dict[Path, str] = {}
-        # Each module's positions, computed once for all the roots that report in it.
-        self.positions: dict[cst.Module, Any] = {}
+        # Each module's positions and parents, computed once for all the roots.
+        self.maps = ModuleMaps()
         # Import specs by text digest, kept between runs by the cache (saves a parse each).
         self.known_specs: dict[str, list[ImportSpec]] = {}
 

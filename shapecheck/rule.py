@@ -17,7 +17,7 @@ from libcst.metadata import CodeRange
 
 from shapecheck.analysis import Facts
 from shapecheck.finding import Applicability, Severity
-from shapecheck.positions import Positions, parents
+from shapecheck.positions import ModuleMaps, Positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,30 +109,21 @@ class RuleContext:
         module: cst.Module,
         facts: Facts,
         others: Sequence[cst.Module] = (),
-        shared: dict[cst.Module, Positions] | None = None,
+        maps: ModuleMaps | None = None,
     ) -> None:
         self.module = module
         self.facts = facts
         self.modules = (module, *others)
-        self._positions: list[Positions | None] = [None] * len(self.modules)
-        # Positions already computed for these modules by other roots of the same run.
-        self._shared = shared if shared is not None else {}
-        self._parent_maps: list[dict[cst.CSTNode, cst.CSTNode] | None] = [None] * len(self.modules)
+        # Positions cost a code-generation pass, so only files with findings pay; the
+        # maps may be shared with the other roots of the same run.
+        self.maps = maps if maps is not None else ModuleMaps()
         self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
     def positions_of(self, index: int) -> Positions:
-        # Positions cost a code-generation pass, so only files with findings pay.
-        found = self._positions[index]
-        if found is None:
-            module = self.modules[index]
-            found = self._shared.get(module)
-            if found is None:
-                found = self._shared[module] = Positions(module)
-            self._positions[index] = found
-        return found
+        return self.maps.positions(self.modules[index])
 
     @property
     def positions(self) -> Positions:
@@ -142,8 +133,10 @@ class RuleContext:
         """Which of ``modules`` the node belongs to (0, the root, when in none)."""
         if len(self.modules) == 1:
             return 0
-        for index in range(len(self.modules)):
-            if node in self.positions_of(index):
+        # Membership from the parent maps: a field walk, several times cheaper than the
+        # code-generation pass behind positions, which only files with findings pay.
+        for index, module in enumerate(self.modules):
+            if node is module or node in self.parents_of(index):
                 return index
         return 0
 
@@ -158,10 +151,7 @@ class RuleContext:
 
     def parents_of(self, index: int) -> dict[cst.CSTNode, cst.CSTNode]:
         """Each node's parent in one of ``modules``, as ParentNodeProvider gives it."""
-        found = self._parent_maps[index]
-        if found is None:
-            found = self._parent_maps[index] = parents(self.modules[index])
-        return found
+        return self.maps.parents(self.modules[index])
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:

@@ -81,8 +81,8 @@ def check_source(
             if other != imports.path:
                 files.append(imports.project.name(other))
                 others.append(other_module)
-    shared = imports.project.positions if imports is not None else None
-    ctx = RuleContext(module, facts, others, shared)
+    maps = imports.project.maps if imports is not None else None
+    ctx = RuleContext(module, facts, others, maps)
     findings: list[Finding] = []
     for rule in rules:
         if rule.code in ignored:

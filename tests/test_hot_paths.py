@@ -8,7 +8,6 @@ import libcst as cst
 import pytest
 from shapecheck.rules import all_rules
 
-from shapecheck import rule as rule_module
 from shapecheck import runner
 from shapecheck.analysis import analyze
 from shapecheck.rule import RuleContext
@@ -67,8 +66,9 @@ def test_files_without_findings_resolve_no_metadata(path: Path, monkeypatch) -> 
     def refuse(*args, **kwargs):
         raise AssertionError("positions resolved for a file without findings")
 
-    monkeypatch.setattr(rule_module, "Positions", refuse)
-    monkeypatch.setattr(rule_module, "parents", refuse)
+    # Parent maps are a cheap field walk that the analyses may need to decide; positions
+    # (a code-generation pass) are asked for to place findings, and only then.
+    monkeypatch.setattr(RuleContext, "positions_of", refuse)
     assert lint(path.read_text(encoding="utf-8"), str(path), extra=path.parent.name) == []
 
 

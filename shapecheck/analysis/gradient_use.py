@@ -25,7 +25,7 @@ import libcst as cst
 from libcst.metadata import ComprehensionScope, MetadataWrapper, Scope, ScopeProvider
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.positions import Positions, parents, walk
+from shapecheck.positions import ModuleMaps, Positions, walk
 
 
 class GraphUse(Enum):
@@ -141,16 +141,11 @@ _MAX_STEPS = 2_000
 class GradientUses:
     """Answers SHP201's questions about one module; build it once per rule run."""
 
-    def __init__(
-        self,
-        module: cst.Module,
-        positions: Positions | None = None,
-        parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
-    ) -> None:
-        # The rule context's positions and parents, when given, are the same maps as
-        # PositionProvider's and ParentNodeProvider's, already paid for.
-        self._positions = positions if positions is not None else Positions(module)
-        self._parents = parent_of if parent_of is not None else parents(module)
+    def __init__(self, module: cst.Module, maps: ModuleMaps | None = None) -> None:
+        # The run's shared maps: the parent map is a cheap field walk; positions (a
+        # code-generation pass) are computed only if source order must decide.
+        self._maps = maps if maps is not None else ModuleMaps()
+        self._parents = self._maps.parents(module)
         # Scope analysis costs several parses of the module: only a def-use walk pays.
         self._scope_map: Any = None
         self._aliases = _aliases(module)
@@ -159,6 +154,11 @@ class GradientUses:
         self._gradient_functions = self._functions_with_gradient_use(module)
 
     # ----------------------------------------------------------------- questions
+
+    @property
+    def positions(self) -> Positions:
+        """PositionProvider's ranges for the module, computed on first use."""
+        return self._maps.positions(self._module)
 
     def in_grad_context(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` sits under a grad-mode ``with``, decorator or set_grad_enabled.
@@ -487,7 +487,7 @@ class _Walk:
             for a in assignments
         ):
             return GraphUse.UNKNOWN
-        for definition in assignments:
+        for definition in sorted(assignments, key=lambda a: self._start(a.node)):
             if (verdict := self._follow_name(definition.node, work)) is not None:
                 return verdict
         return None
@@ -516,7 +516,9 @@ class _Walk:
             for access in b.references:
                 if _flow_scope(access.scope) is not self.home:
                     return GraphUse.UNKNOWN  # read by a closure or, at module level, a function
-        for read in reads.values():
+        # Scope accesses are sets: queue the reads last-first, so that the stack pops them
+        # in source order and the first verdict found is the same on every run.
+        for read in sorted(reads.values(), key=self._start, reverse=True):
             if self._reaches(name, read, kills):
                 work.append(read)
         return None
@@ -572,11 +574,11 @@ class _Walk:
         while isinstance(node, (cst.BaseExpression, cst.AssignTarget, cst.BaseElement)):
             node = parents.get(node)
         where = node if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)) else name
-        end = self.uses._positions[where].end
+        end = self.uses.positions[where].end
         return (end.line, end.column)
 
     def _start(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self.uses._positions[node].start
+        where = self.uses.positions[node].start
         return (where.line, where.column)
 
     def _loop_of(self, node: cst.CSTNode) -> cst.For | cst.While | None:

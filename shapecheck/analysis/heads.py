@@ -23,8 +23,11 @@ _LOSS_WORDS = ("loss", "criterion", "cross_entropy", "nll")
 
 
 class Heads:
-    def __init__(self, module: cst.Module) -> None:
-        self._parents = parents(module)  # ParentNodeProvider's map, from a field walk
+    def __init__(
+        self, module: cst.Module, parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None
+    ) -> None:
+        # ParentNodeProvider's map, from a field walk: the rule context's when given.
+        self._parents = parent_of if parent_of is not None else parents(module)
         self.module = module
 
     def is_output_head(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import libcst as cst
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.positions import Positions, children, parents
+from shapecheck.positions import ModuleMaps, Positions, children
 from shapecheck.positions import walk as walk
 
 # The calls that seed the global generators of numpy and random.
@@ -62,16 +62,11 @@ _STATE_METHODS = frozenset({"get_state", "set_state", "getstate", "setstate", "g
 class SeedFlow:
     """The module's functions, calls and positions, for following a seed's flow."""
 
-    def __init__(
-        self,
-        module: cst.Module,
-        positions: Positions | None = None,
-        parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
-    ) -> None:
-        # The rule context's maps, when given: PositionProvider's and
-        # ParentNodeProvider's answers, already paid for.
-        self._positions = positions if positions is not None else Positions(module)
-        self._parents = parent_of if parent_of is not None else parents(module)
+    def __init__(self, module: cst.Module, maps: ModuleMaps | None = None) -> None:
+        # The run's shared maps: the parent map is a cheap field walk; positions (a
+        # code-generation pass) are computed only if source order must decide.
+        self._maps = maps if maps is not None else ModuleMaps()
+        self._parents = self._maps.parents(module)
         self.module = module
         self.aliases: dict[str, str] = {}
         self.functions: dict[str, list[cst.FunctionDef]] = {}
@@ -84,6 +79,11 @@ class SeedFlow:
                 self.functions.setdefault(node.name.value, []).append(node)
             elif isinstance(node, cst.ClassDef):
                 self.classes.setdefault(node.name.value, node)
+
+    @property
+    def positions(self) -> Positions:
+        """PositionProvider's ranges for the module, computed on first use."""
+        return self._maps.positions(self.module)
 
     def qualified(self, func: cst.BaseExpression) -> str:
         name = dotted(func) or ""
@@ -216,11 +216,11 @@ class SeedFlow:
             yield self.classes[name]
 
     def _start(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self._positions[node].start
+        where = self.positions[node].start
         return (where.line, where.column)
 
     def _end(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self._positions[node].end
+        where = self.positions[node].end
         return (where.line, where.column)
 
 
