@@ -72,13 +72,30 @@ def import_specs(text: str) -> list[ImportSpec]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     found: list[ImportSpec] = []
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             found.extend(ImportSpec(alias.name, 0) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             names = tuple(alias.name for alias in node.names)
             found.append(ImportSpec(node.module, node.level, names))
     return found
+
+
+# The fields of compound statements that hold statements (and except/match clauses).
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement at any depth, in source order; imports are statements, so the
+    walk skips expressions, most of a tree's nodes."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in _BLOCKS:
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                stack.extend(reversed(block))
 
 
 class Project:

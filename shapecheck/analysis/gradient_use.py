@@ -226,7 +226,7 @@ class GradientUses:
         """A ``torch.set_grad_enabled(...)`` statement in ``scope``'s own body before ``node``."""
         body = scope.body if isinstance(scope, cst.Module) else scope.body.body
         for statement in _own_statements(body):
-            if statement is node or _contains(statement, node):
+            if statement is node or _contains_node(self, statement, node):
                 return False
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
@@ -249,6 +249,12 @@ class GradientUses:
         return canonical(f"{target}.{rest}" if rest else target)
 
     def is_gradient_call(self, call: cst.Call) -> bool:
+        if _last_name(call.func) in self._gradient_functions:
+            return True  # step(loss), self.update(loss), agent.learn(loss): defined here
+        return self._differentiates(call)
+
+    def _differentiates(self, call: cst.Call) -> bool:
+        """A call that works with gradients by itself, whatever this module defines."""
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value in _GRADIENT_METHODS:
             return True
@@ -259,8 +265,6 @@ class GradientUses:
             _AUTOGRAD_FUNCTIONAL
         ):
             return True  # torch.autograd.functional.*, as canonical() spells it
-        if _last_name(func) in self._gradient_functions:
-            return True  # step(loss), self.update(loss), agent.learn(loss): defined here
         return any(
             arg.keyword is not None
             and arg.keyword.value == "requires_grad"
@@ -281,20 +285,33 @@ class GradientUses:
                 yield node
 
     def _functions_with_gradient_use(self, module: cst.Module) -> frozenset[str]:
-        """Functions and methods of this module that differentiate, to a fixpoint."""
-        functions = [n for n in _walk(module) if isinstance(n, cst.FunctionDef)]
+        """Functions and methods of this module that differentiate, to a fixpoint.
+
+        A function differentiates when its body does so by itself or calls (by name)
+        a function that does. One walk per function collects both; the fixpoint then
+        runs over names, not over the bodies again.
+        """
         self._gradient_functions: frozenset[str] = frozenset()
         found: set[str] = set()
-        while True:
-            self._gradient_functions = frozenset(found)
-            more = {
-                f.name.value
-                for f in functions
-                if f.name.value not in found and self._has_gradient_use(f.body)
-            }
-            if not more:
-                return frozenset(found)
+        callees: dict[str, set[str]] = {}
+        for function in (n for n in _walk(module) if isinstance(n, cst.FunctionDef)):
+            name = function.name.value
+            called = callees.setdefault(name, set())
+            for node in _walk(function.body):
+                if isinstance(node, cst.Call):
+                    if self._differentiates(node):
+                        found.add(name)
+                    elif (callee := _last_name(node.func)) is not None:
+                        called.add(callee)
+                elif (
+                    isinstance(node, cst.Attribute)
+                    and node.attr.value in _GRADIENT_ATTRIBUTES
+                    and not isinstance(self._parents.get(node), cst.Call)
+                ):
+                    found.add(name)
+        while more := {n for n, called in callees.items() if n not in found and called & found}:
             found |= more
+        return frozenset(found)
 
 
 class _Walk:
@@ -657,10 +674,6 @@ def _contains_node(uses: GradientUses, outer: cst.CSTNode, inner: cst.CSTNode) -
             return True
         node = uses._parents.get(node)
     return False
-
-
-def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
-    return any(node is inner for node in _walk(outer))
 
 
 _walk = walk  # every node under a root, statements in source order (shapecheck.positions)
