@@ -16,6 +16,7 @@ from shapecheck.analysis import analyze
 from shapecheck.analysis.imports import bind_import
 from shapecheck.diagnostics import ANALYSIS_INCOMPLETE, INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.finding import Edit, Finding, Fix, Location, Severity
+from shapecheck.positions import ModuleMaps
 from shapecheck.project import Importer, Project, analyze_root, entry_for, iter_modules
 from shapecheck.rule import Line, NodeEdit, Report, Rule, RuleContext
 from shapecheck.text import split_lines
@@ -56,6 +57,8 @@ def check_source(
         return [diagnostic(SYNTAX_ERROR, path, message, error.raw_line, error.raw_column + 1)]
     except (RecursionError, MemoryError, ValueError) as error:
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
+    maps = imports.project.maps if imports is not None else ModuleMaps()
+    maps.add_text(module, text)  # positions per statement, for the files with findings
     importer = None
     try:
         if imports is None:
@@ -81,7 +84,6 @@ def check_source(
             if other != imports.path:
                 files.append(imports.project.name(other))
                 others.append(other_module)
-    maps = imports.project.maps if imports is not None else None
     ctx = RuleContext(module, facts, others, maps)
     findings: list[Finding] = []
     for rule in rules:
