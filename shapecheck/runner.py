@@ -65,10 +65,10 @@ def check_source(
             facts = analyze(module, text)
         else:
             try:
-                facts, importer = analyze_root(module, imports.path, imports.project)
+                facts, importer = analyze_root(module, imports.path, imports.project, text)
             except Exception:
                 # Following imports must never cost a file its own findings.
-                facts, importer = analyze(module), None
+                facts, importer = analyze(module, text), None
     except Exception as error:
         return [
             diagnostic(
