@@ -393,14 +393,18 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
-def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def walk(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
     """Every code node under ``root``, pre-order and iteratively (deep nesting must not
-    overflow the stack), with the statements in source order; no layout nodes."""
+    overflow the stack), with the statements in source order; no layout nodes.
+
+    Nodes of a ``prune`` type below the root are yielded, but not entered.
+    """
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed(children(node)))
+        if node is root or not prune or not isinstance(node, prune):
+            stack.extend(reversed(children(node)))
 
 
 class ModuleMaps:
