@@ -150,6 +150,10 @@ class GradientUses:
         # Scope analysis costs several parses of what it reads: only a def-use walk pays,
         # for its own function.
         self._scope_maps: dict[cst.FunctionDef | None, Mapping[cst.CSTNode, Scope]] = {}
+        # Per function or module: each body statement's index, and the first statement
+        # that sets the grad mode.
+        self._body_index: dict[cst.CSTNode, dict[int, int]] = {}
+        self._first_grad_mode: dict[cst.CSTNode, int | None] = {}
         self._aliases = _aliases(module)
         self._module = module
         # Names of the module's own functions whose bodies work with gradients.
@@ -233,20 +237,28 @@ class GradientUses:
         return None
 
     def _sets_grad_mode(self, scope: cst.CSTNode, node: cst.CSTNode) -> bool:
-        """A ``torch.set_grad_enabled(...)`` statement in ``scope``'s own body before ``node``."""
-        body = scope.body if isinstance(scope, cst.Module) else scope.body.body
-        for statement in _own_statements(body):
-            if statement is node or _contains_node(self, statement, node):
-                return False
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    if (
-                        isinstance(small, cst.Expr)
-                        and isinstance(small.value, cst.Call)
-                        and _last_name(small.value.func) == "set_grad_enabled"
-                    ):
-                        return True
-        return False
+        """A ``torch.set_grad_enabled(...)`` statement in ``scope``'s own body before ``node``.
+
+        Each scope's body is read once: where its first such statement is, and where each
+        statement is, so that a module with many forward calls is not scanned per call.
+        """
+        if scope not in self._body_index:
+            body = list(
+                _own_statements(scope.body if isinstance(scope, cst.Module) else scope.body.body)
+            )
+            self._body_index[scope] = {id(statement): i for i, statement in enumerate(body)}
+            self._first_grad_mode[scope] = next(
+                (i for i, statement in enumerate(body) if _is_set_grad_enabled(statement)), None
+            )
+        first = self._first_grad_mode[scope]
+        if first is None:
+            return False
+        holder = scope if isinstance(scope, cst.Module) else scope.body
+        statement: cst.CSTNode | None = node
+        while statement is not None and self._parents.get(statement) is not holder:
+            statement = self._parents.get(statement)
+        index = self._body_index[scope].get(id(statement), len(self._body_index[scope]))
+        return first < index
 
     def qualified(self, func: cst.BaseExpression) -> str | None:
         name = dotted(func)
@@ -675,6 +687,16 @@ def _aliases(module: cst.Module) -> dict[str, str]:
 
 def _own_statements(body: Any) -> Iterator[cst.BaseStatement]:
     yield from body
+
+
+def _is_set_grad_enabled(statement: cst.CSTNode) -> bool:
+    """``torch.set_grad_enabled(...)`` as a statement of its own."""
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and _last_name(small.value.func) == "set_grad_enabled"
+        for small in statement.body
+    )
 
 
 def _contains_node(uses: GradientUses, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
