@@ -13,15 +13,18 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shapecheck import cache as cache_module
+from shapecheck import registry
 from shapecheck.checking import FileResult
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
-from shapecheck.project import Project, absolute
-from shapecheck.rule import Rule
-from shapecheck.runner import Imports, check_source
+from shapecheck.project_files import Project, absolute
+
+if TYPE_CHECKING:
+    from shapecheck.registry import RuleLike
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 MIN_PARALLEL = 8
@@ -34,7 +37,7 @@ class Job:
     name: str
     path: str  # on disk; for stdin, the --stdin-filename it stands for
     text: str
-    rules: tuple[type[Rule], ...]
+    rules: tuple[RuleLike, ...]  # classes, or their descriptions from the cache
     ignored: frozenset[str] = frozenset()
     stdin: bool = False  # the text is not on disk: other roots must see this one
 
@@ -154,10 +157,14 @@ def _check_batch(
 
 
 def _check(work: _Work, project: Project) -> list[Finding]:
+    # Imported here: when every result comes from the cache, libcst and the analysis
+    # are never loaded.
+    from shapecheck.runner import Imports, check_source
+
     job = work.job
     others = work.others
     imports = Imports(project, absolute(job.path), lambda name: others.get(name, frozenset()))
-    return check_source(job.text, job.name, job.rules, job.ignored, imports)
+    return check_source(job.text, job.name, registry.load(job.rules), job.ignored, imports)
 
 
 def _merge(jobs: Sequence[Job], raw: list[list[Finding]], project: Project) -> list[FileResult]:
@@ -201,7 +208,7 @@ def _at(finding: Finding, place: tuple) -> bool:
 
 
 def lint_all(
-    prepared: Sequence[tuple[str, str, SourceFile, Sequence[type[Rule]], frozenset[str]]],
+    prepared: Sequence[tuple[str, str, SourceFile, Sequence[RuleLike], frozenset[str]]],
     fixing: bool,
     workers: int | None = None,
     use_cache: bool = True,
