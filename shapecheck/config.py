@@ -57,7 +57,7 @@ OUTPUT_FORMATS = ("full", "concise", "json", "github", "gitlab", "sarif", "junit
 CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
 
 
-def _read_toml(path: Path, text: str | None = None) -> dict:
+def _read_toml(path: Path) -> dict:
     """A TOML file's data, or a :class:`ConfigError` that says why it has none."""
     # Imported here: a run in a folder without configuration does not pay for it.
     if sys.version_info >= (3, 11):
@@ -66,7 +66,7 @@ def _read_toml(path: Path, text: str | None = None) -> dict:
         import tomli as tomllib
 
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8") if text is None else text)
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     except RecursionError as error:  # tomllib recurses once per nested array or table
@@ -96,15 +96,7 @@ def find_config(start: Path) -> Path | None:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
-                text = candidate.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None  # _read_toml below reports it, if the file is ours
-            if text is not None and "shapecheck" not in text and "\\" not in text:
-                # No [tool.shapecheck] can be spelled without the word, short of a
-                # backslash escape in a quoted key: skip parsing someone else's TOML.
-                continue
-            try:
-                data = _read_toml(candidate, text)
+                data = _read_toml(candidate)
             except ConfigError:
                 # Someone else's broken pyproject is not ours to report, unless it
                 # tries to configure shapecheck: then load() says what is wrong.
