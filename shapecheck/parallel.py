@@ -123,6 +123,13 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
     # Imported here: a run that starts no workers does not pay for multiprocessing.
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # The pipeline and the rules load before the pool starts, so that forked workers
+    # begin with them imported rather than each importing libcst again.
+    import shapecheck.runner  # noqa: F401
+    from shapecheck.rules import all_rules
+
+    all_rules()
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         # Workers read imported files from disk; only a buffer from stdin travels.
         unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}

@@ -62,8 +62,10 @@ class RuleInfo:
             severity=rule.severity,
             default_enabled=rule.default_enabled,
             always=getattr(rule, "always", False),
-            summary=rule.summary,
-            doc=rule.doc,
+            # Every registered rule has both (tests/test_rules_meta.py); a rule without
+            # them must still lint, as it would without the cache.
+            summary=getattr(rule, "summary", ""),
+            doc=getattr(rule, "doc", ""),
             claim=rule.claim,
             triggers=tuple(rule.triggers),
         )

@@ -160,5 +160,8 @@ def test_rule_descriptions_are_kept_for_the_same_code_only(tmp_path: Path, monke
     cache.save_rules(described)
     assert cache.load_rules() == described
     assert registry.load(described) == RULES
+    (tmp_path / "cache" / "rules.json").write_text('{"version": "0.1.0", "rules": [')
+    assert cache.load_rules() is None  # corrupt: described again, never trusted
+    cache.save_rules(described)
     monkeypatch.setattr(registry, "fingerprint", lambda: "edited")
     assert cache.load_rules() is None
