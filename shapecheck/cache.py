@@ -61,20 +61,35 @@ class Cache:
         return self.folder / entry[:2] / f"{entry}.json"
 
     def get(self, entry: str) -> list[Finding] | None:
+        found = self.get_result(entry)
+        return None if found is None else found[0]
+
+    def put(self, entry: str, findings: list[Finding]) -> None:
+        self.put_result(entry, findings)
+
+    def get_result(self, entry: str) -> tuple[list[Finding], dict[str, str]] | None:
+        """An entry's findings, and the texts it quotes them from (a notebook's cells)."""
         try:
             data = json.loads(self._file(entry).read_text(encoding="utf-8"))
             if data.get("key") != entry or data.get("version") != __version__:
                 return None
-            return [finding_from_json(item) for item in data["findings"]]
+            sources = data.get("sources", {})
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
+                return None
+            return [finding_from_json(item) for item in data["findings"]], dict(sources)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing, unreadable or corrupt: analyse again, then rewrite
 
-    def put(self, entry: str, findings: list[Finding]) -> None:
-        data = {
+    def put_result(
+        self, entry: str, findings: list[Finding], sources: dict[str, str] | None = None
+    ) -> None:
+        data: dict[str, Any] = {
             "key": entry,
             "version": __version__,
             "findings": [finding_to_json(f) for f in findings],
         }
+        if sources:
+            data["sources"] = sources
         self._write(self._file(entry), data)
 
     def load_specs(self) -> dict[str, list[ImportSpec]]:

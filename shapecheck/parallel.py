@@ -9,6 +9,7 @@ cache, or on the order in which the files were named.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from shapecheck import cache as cache_module
 from shapecheck import registry
-from shapecheck.checking import FileResult
+from shapecheck.checking import FileResult, check_file
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
@@ -222,13 +223,17 @@ def lint_all(
     quiet: bool = False,
     ignored_for: Callable[[str], Iterable[str]] | None = None,
 ) -> dict[int, FileResult]:
-    """The command line's entry: results for the scripts it can lint as one project.
+    """The command line's entry: results for the files it can lint from the cache or as
+    one project.
 
     ``prepared`` holds (path, display name, source, rules, ignored codes) per file.
-    Notebooks, unreadable files and runs that fix stay with ``check_file``.
+    Scripts are linted as one project; notebooks are linted each on its own, as
+    ``check_file`` does, with their results cached too. Unreadable files and runs that
+    fix stay with ``check_file``.
     """
     if fixing:
         return {}
+    cache = cache_module.Cache() if use_cache else None
     chosen = [
         (
             index,
@@ -239,14 +244,45 @@ def lint_all(
         for index, (path, name, source, rules, ignored) in enumerate(prepared)
         if source.text is not None and not name.endswith(".ipynb")
     ]
-    if not chosen:
-        return {}
-    progress = Progress(len(chosen), enabled=not quiet)
-    results = check_project(
-        [job for _, job in chosen],
-        workers if workers is not None else default_jobs(),
-        cache_module.Cache() if use_cache else None,
-        (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
-        progress,
+    linted: dict[int, FileResult] = {}
+    if chosen:
+        progress = Progress(len(chosen), enabled=not quiet)
+        results = check_project(
+            [job for _, job in chosen],
+            workers if workers is not None else default_jobs(),
+            cache,
+            (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
+            progress,
+        )
+        linted.update((index, result) for (index, _), result in zip(chosen, results, strict=True))
+    if cache is not None:
+        for index, (_, name, source, rules, ignored) in enumerate(prepared):
+            if source.text is not None and name.endswith(".ipynb"):
+                linted[index] = _notebook(name, source, rules, ignored, cache)
+    return linted
+
+
+def _notebook(
+    name: str,
+    source: SourceFile,
+    rules: Sequence[RuleLike],
+    ignored: frozenset[str],
+    cache: cache_module.Cache,
+) -> FileResult:
+    """A notebook's result from the cache, else from ``check_file``, then kept.
+
+    A notebook's imports are not followed, so its findings depend on its own text,
+    its name and the rules alone; its cells are kept with them, for the excerpts.
+    """
+    text = source.text or ""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    entry = cache_module.key(
+        "notebook", name, sorted(r.code for r in rules), sorted(ignored), digest
     )
-    return {index: result for (index, _), result in zip(chosen, results, strict=True)}
+    found = cache.get_result(entry)
+    if found is not None:
+        findings, sources = found
+        return FileResult(name, findings, sources=sources)
+    result = check_file(name, source, rules, ignored)
+    cache.put_result(entry, result.findings, result.sources)
+    return result

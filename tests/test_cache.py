@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from shapecheck.rules import all_rules
 
-from shapecheck import registry, runner
+from shapecheck import parallel, registry, runner
 from shapecheck.cache import Cache
 from shapecheck.parallel import Job, check_project
 
@@ -165,3 +165,34 @@ def test_rule_descriptions_are_kept_for_the_same_code_only(tmp_path: Path, monke
     cache.save_rules(described)
     monkeypatch.setattr(registry, "fingerprint", lambda: "edited")
     assert cache.load_rules() is None
+
+
+def test_notebook_results_are_cached_by_their_text(tmp_path: Path, monkeypatch) -> None:
+    from shapecheck import checking
+    from shapecheck.files import SourceFile
+    from tests.helpers import FIXTURES
+
+    monkeypatch.chdir(tmp_path)  # the cache lives in the folder a run starts in
+    raw = (FIXTURES / "notebooks" / "next_word_lstm_buggy.ipynb").read_text(encoding="utf-8")
+    calls = []
+    real = checking.check_file
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "check_file", counted)
+
+    def lint(text: str) -> checking.FileResult:
+        prepared = [("nb.ipynb", "nb.ipynb", SourceFile("nb.ipynb", text), RULES, frozenset())]
+        return parallel.lint_all(prepared, fixing=False, workers=1, quiet=True)[0]
+
+    cold = lint(raw)
+    assert cold.findings and calls == ["nb.ipynb"]
+    warm = lint(raw)
+    assert (warm.findings, warm.sources) == (cold.findings, cold.sources)
+    assert calls == ["nb.ipynb"]
+    edited = raw.replace("np.random.seed(42)", "np.random.seed(7)")
+    assert edited != raw
+    assert lint(edited).findings != cold.findings
+    assert calls == ["nb.ipynb", "nb.ipynb"]

@@ -15,6 +15,7 @@ from tests.helpers import FIXTURES, run_cli, run_process
 
 BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
 FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
+NOTEBOOK = str(FIXTURES / "notebooks" / "next_word_lstm_buggy.ipynb")
 BAD_SNIPPET = "\n".join(
     [
         "import torch",
@@ -285,13 +286,14 @@ def test_lint_path_never_imports_torch(tmp_path: Path) -> None:
 def test_a_run_served_from_the_cache_imports_neither_libcst_nor_the_analysis(
     tmp_path: Path,
 ) -> None:
-    cold, cold_loaded = _imported("check", BUGGY, FIXED, cwd=tmp_path)
+    cold, cold_loaded = _imported("check", BUGGY, FIXED, NOTEBOOK, cwd=tmp_path)
     assert cold_loaded >= HEAVY  # the first run analyses, and fills the cache
-    warm, warm_loaded = _imported("check", BUGGY, FIXED, cwd=tmp_path)
+    warm, warm_loaded = _imported("check", BUGGY, FIXED, NOTEBOOK, cwd=tmp_path)
     assert not warm_loaded & HEAVY
     assert not {m for m in warm_loaded if m.startswith(("libcst.", "shapecheck.analysis."))}
     assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout) == (1, warm.stdout)
     assert "SHP101" in warm.stdout
+    assert f"{NOTEBOOK}:cell " in warm.stdout  # a notebook's excerpts come from its cells
 
 
 def test_one_changed_file_loads_the_analysis_again(tmp_path: Path) -> None:
