@@ -60,6 +60,13 @@ class Cache:
     def _file(self, entry: str) -> Path:
         return self.folder / entry[:2] / f"{entry}.json"
 
+    def _read(self, entry: str) -> Any:
+        # Plain strings and open(): a warm run reads one entry per file, and pathlib's
+        # objects cost more than the read itself.
+        name = os.path.join(self.folder, entry[:2], f"{entry}.json")
+        with open(name, encoding="utf-8") as handle:
+            return json.loads(handle.read())
+
     def get(self, entry: str) -> list[Finding] | None:
         found = self.get_result(entry)
         return None if found is None else found[0]
@@ -70,7 +77,7 @@ class Cache:
     def get_result(self, entry: str) -> tuple[list[Finding], dict[str, str]] | None:
         """An entry's findings, and the texts it quotes them from (a notebook's cells)."""
         try:
-            data = json.loads(self._file(entry).read_text(encoding="utf-8"))
+            data = self._read(entry)
             if data.get("key") != entry or data.get("version") != __version__:
                 return None
             sources = data.get("sources", {})

@@ -69,6 +69,7 @@ def check_project(
     works: list[_Work] = []
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
+    codes: dict[tuple, list[str]] = {}  # each rule selection's codes, sorted once
     for index, job in enumerate(jobs):
         root = absolute(job.path)
         others = {project.name(p): frozenset() for p in project.closure(root)}
@@ -77,9 +78,11 @@ def check_project(
         work = _Work(index, job, others)
         entry = None
         if cache is not None:
+            if job.rules not in codes:
+                codes[job.rules] = sorted(r.code for r in job.rules)
             entry = cache_module.key(
                 job.name,
-                sorted(r.code for r in job.rules),
+                codes[job.rules],
                 sorted(job.ignored),
                 sorted((name, sorted(codes)) for name, codes in others.items()),
                 project.fingerprint(root),
