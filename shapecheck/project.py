@@ -169,8 +169,8 @@ def _holder(name: str, attr: str, value: Value) -> Instance:
 class ProjectInterpreter(Interpreter):
     """The interpreter, following project imports and noting where the root entered them."""
 
-    def __init__(self, module: cst.Module, importer: Importer) -> None:
-        super().__init__(module, importer=importer)
+    def __init__(self, module: cst.Module, importer: Importer, source: str | None = None) -> None:
+        super().__init__(module, source, importer=importer)
         self.importer = importer
         importer.owners[id(self.globals)] = importer.root
         importer.modules[importer.root] = module
@@ -233,14 +233,19 @@ def _fact_lists(facts: Facts) -> list[list]:
     return [value for f in fields(facts) if isinstance(value := getattr(facts, f.name), list)]
 
 
-def analyze_root(module: cst.Module, path: Path, project: Project) -> tuple[Facts, Importer]:
-    """Facts for a root with its project imports followed; silence if too deep to interpret."""
+def analyze_root(
+    module: cst.Module, path: Path, project: Project, source: str | None = None
+) -> tuple[Facts, Importer]:
+    """Facts for a root with its project imports followed; silence if too deep to interpret.
+
+    ``source`` is the root's text, when the caller has it (it saves a code-generation pass).
+    """
     from shapecheck.analysis.facts import Facts
 
     project.adopt(path, module)
     importer = Importer(project, path)
     try:
-        return ProjectInterpreter(module, importer).run(), importer
+        return ProjectInterpreter(module, importer, source).run(), importer
     except RecursionError:
         return Facts(), importer
 

@@ -158,9 +158,12 @@ class Project:
 
             text = self.text(path)
             try:
-                self._modules[path] = cst.parse_module(text) if text is not None else None
+                module = cst.parse_module(text) if text is not None else None
             except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
-                self._modules[path] = None
+                module = None
+            if module is not None and text is not None:
+                self.maps.add_text(module, text)
+            self._modules[path] = module
         return self._modules[path]
 
     def adopt(self, path: Path, module: cst.Module) -> None:
