@@ -221,19 +221,19 @@ class Project:
         for base in bases:
             if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
                 continue  # `import torch`: nothing of that name here (the common case)
-            target = self._module_file(base, parts)
+            target = self.module_file(base, parts)
             if target is None or not _within(target, root):
                 continue
             if parts:
                 yield None, target
             if target.name == "__init__.py":
                 for name in spec.names:
-                    sub = self._module_file(target.parent, [name])
+                    sub = self.module_file(target.parent, [name])
                     if sub is not None:
                         yield name, sub
             return
 
-    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+    def module_file(self, base: Path, parts: list[str]) -> Path | None:
         """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
         folder = base.joinpath(*parts) if parts else base
         if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
