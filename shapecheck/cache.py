@@ -1,11 +1,15 @@
 """Results kept between runs in ``.shapecheck_cache/``, as ruff keeps ``.ruff_cache/``.
 
 One entry per analysed root file, named by a hash of everything its findings depend
-on: shapecheck's version, the rules and ignores in force, the display names, the
-root's text, and the text of every project module it imports (so that editing
-``model.py`` invalidates ``train.py``'s entry too). An entry repeats its key and is
-plain JSON, so an entry that is corrupt, truncated, from another version, or under
-the wrong name is ignored and rewritten, never trusted. Writes are atomic.
+on: shapecheck's version and the fingerprint of its installed code (so an editable
+install whose code changed does not serve stale results), the rules and ignores in
+force, the display names, the root's text, and the text of every project module it
+imports (so that editing ``model.py`` invalidates ``train.py``'s entry too). The
+rules' descriptions are kept too, under the same fingerprint, so that a run whose
+entries are all valid never imports the rules, libcst or the analysis. An entry
+repeats its key and is plain JSON, so an entry that is corrupt, truncated, from
+another version, or under the wrong name is ignored and rewritten, never trusted.
+Writes are atomic.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shapecheck import __version__
+from shapecheck import __version__, registry
 from shapecheck.finding import (
     Applicability,
     Edit,
@@ -27,17 +32,22 @@ from shapecheck.finding import (
     Location,
     Severity,
 )
-from shapecheck.project import ImportSpec
+from shapecheck.project_files import ImportSpec
+from shapecheck.registry import RuleInfo
 from shapecheck.report.jsonfmt import as_dict
 
 CACHE_DIR = ".shapecheck_cache"
 _FORMAT = 1  # bump when the entry layout changes
 _SPECS = "imports.json"
+_RULES = "rules.json"
 
 
 def key(*parts: Any) -> str:
-    """A stable hash of JSON-able parts, with the version and entry format mixed in."""
-    text = json.dumps([__version__, _FORMAT, *parts], sort_keys=True, default=str)
+    """A stable hash of JSON-able parts, with the version, the installed code's
+    fingerprint and the entry format mixed in."""
+    text = json.dumps(
+        [__version__, registry.fingerprint(), _FORMAT, *parts], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -50,21 +60,43 @@ class Cache:
     def _file(self, entry: str) -> Path:
         return self.folder / entry[:2] / f"{entry}.json"
 
+    def _read(self, entry: str) -> Any:
+        # Plain strings and open(): a warm run reads one entry per file, and pathlib's
+        # objects cost more than the read itself.
+        name = os.path.join(self.folder, entry[:2], f"{entry}.json")
+        with open(name, encoding="utf-8") as handle:
+            return json.loads(handle.read())
+
     def get(self, entry: str) -> list[Finding] | None:
+        found = self.get_result(entry)
+        return None if found is None else found[0]
+
+    def put(self, entry: str, findings: list[Finding]) -> None:
+        self.put_result(entry, findings)
+
+    def get_result(self, entry: str) -> tuple[list[Finding], dict[str, str]] | None:
+        """An entry's findings, and the texts it quotes them from (a notebook's cells)."""
         try:
-            data = json.loads(self._file(entry).read_text(encoding="utf-8"))
+            data = self._read(entry)
             if data.get("key") != entry or data.get("version") != __version__:
                 return None
-            return [finding_from_json(item) for item in data["findings"]]
+            sources = data.get("sources", {})
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
+                return None
+            return [finding_from_json(item) for item in data["findings"]], dict(sources)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing, unreadable or corrupt: analyse again, then rewrite
 
-    def put(self, entry: str, findings: list[Finding]) -> None:
-        data = {
+    def put_result(
+        self, entry: str, findings: list[Finding], sources: dict[str, str] | None = None
+    ) -> None:
+        data: dict[str, Any] = {
             "key": entry,
             "version": __version__,
             "findings": [finding_to_json(f) for f in findings],
         }
+        if sources:
+            data["sources"] = sources
         self._write(self._file(entry), data)
 
     def load_specs(self) -> dict[str, list[ImportSpec]]:
@@ -86,6 +118,26 @@ class Cache:
             "specs": {d: [[s.module, s.level, list(s.names)] for s in v] for d, v in specs.items()},
         }
         self._write(self.folder / _SPECS, data)
+
+    def load_rules(self) -> tuple[RuleInfo, ...] | None:
+        """The rules' descriptions, if saved by a run of the code installed now."""
+        try:
+            data = json.loads((self.folder / _RULES).read_text(encoding="utf-8"))
+            if data.get("version") != __version__ or data.get("fingerprint") != (
+                registry.fingerprint()
+            ):
+                return None
+            return tuple(RuleInfo.from_json(item) for item in data["rules"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def save_rules(self, rules: Sequence[RuleInfo]) -> None:
+        data = {
+            "version": __version__,
+            "fingerprint": registry.fingerprint(),
+            "rules": [rule.to_json() for rule in rules],
+        }
+        self._write(self.folder / _RULES, data)
 
     def _write(self, target: Path, data: dict) -> None:
         temporary = None

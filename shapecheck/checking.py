@@ -1,7 +1,9 @@
 """One file through the pipeline: read as a script or a notebook, lint, maybe fix.
 
 The command line decides what to do with the outcome (write, diff, report); this
-module never writes files or prints.
+module never writes files or prints. The pipeline (libcst, the analysis, the rules),
+notebook support and the fixer load on the first file that needs them, so that a run
+whose results all come from the cache imports none of them.
 """
 
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from shapecheck import registry
 from shapecheck.diagnostics import IO_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
-from shapecheck.fixer import Veto, fix_text
-from shapecheck.notebook import CellError, Notebook, NotebookError
-from shapecheck.rule import Rule
-from shapecheck.runner import check_source
+
+if TYPE_CHECKING:
+    from shapecheck.fixer import Veto
+    from shapecheck.notebook import CellError
+    from shapecheck.registry import RuleLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +45,20 @@ class FileResult:
 def check_file(
     name: str,
     source: SourceFile,
-    rules: Sequence[type[Rule]],
+    rules: Sequence[RuleLike],
     ignored: frozenset[str],
     fix: FixOptions | None = None,
 ) -> FileResult:
     if source.text is None:
         return FileResult(name, [diagnostic(IO_ERROR, name, f"{name}: {source.error}")])
+    from shapecheck.runner import check_source
+
+    classes = registry.load(rules)
     notebook = None
     code = source.text
     if name.endswith(".ipynb"):
+        from shapecheck.notebook import Notebook, NotebookError
+
         try:
             notebook = Notebook.parse(source.text)
         except NotebookError as error:
@@ -58,17 +68,21 @@ def check_file(
         code = notebook.text
 
     def lint(text: str) -> list[Finding]:
-        return check_source(text, name, rules, ignored)
+        return check_source(text, name, classes, ignored)
 
     outcome = FileResult(name, code_before=code, code_after=code)
     if fix is None:
         findings = lint(code)
     else:
+        from shapecheck.fixer import fix_text
+
         result = fix_text(code, lint, unsafe=fix.unsafe, veto=fix.veto)
         findings, outcome.fixed, outcome.code_after = result.remaining, result.fixed, result.text
-        if result.text != code:
+        if result.text != code and notebook is None:
+            outcome.content = result.text
+        elif result.text != code:
             try:
-                outcome.content = result.text if notebook is None else notebook.write(result.text)
+                outcome.content = notebook.write(result.text)
             except NotebookError:  # never write a notebook whose cells we cannot map back
                 findings, outcome.fixed, outcome.code_after = lint(code), [], code
     if notebook is None:

@@ -2,36 +2,40 @@
 
 Exit codes: 0 when clean, 1 when there are findings, 2 on a usage, configuration or
 internal error.
+
+Start-up is most of the time a small run takes, so this module imports only what
+every run needs. The rules, libcst and the analysis load when a file must be
+analysed (a run served entirely from the cache never loads them); the fixer,
+notebooks, ``--add-noqa``, ``--diff`` and each report format load when asked for.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
-import difflib
-import json
 import logging
 import os
 import sys
-import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from shapecheck import __version__, config, files, noqa, parallel, verify
+from shapecheck import __version__, config, files, parallel, registry, verify
+from shapecheck.cache import Cache
 from shapecheck.checking import FixOptions, check_file
 from shapecheck.config import ConfigError, Settings
 from shapecheck.diagnostics import DIAGNOSTICS, INTERNAL_ERROR
 from shapecheck.finding import Finding, Severity, Status
-from shapecheck.report import RENDERERS, TEXT_FORMATS, style
+from shapecheck.registry import RuleInfo
+from shapecheck.report import TEXT_FORMATS, renderer, style
 from shapecheck.report.common import Context, statistics, statistics_json, summary
-from shapecheck.rule import Rule
-from shapecheck.rules import all_rules
-from shapecheck.runner import check_source
 from shapecheck.text import split_lines
+
+if TYPE_CHECKING:
+    from shapecheck.registry import RuleLike
+    from shapecheck.rule import Rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # For --exit-zero-on: a finding fails the run when it is more severe than the level given.
@@ -245,12 +249,29 @@ def _warnings_to_stderr() -> Iterator[None]:
 
 def _all_rules() -> tuple[type[Rule], ...]:
     """The registry, behind a seam that tests can replace."""
+    from shapecheck.rules import all_rules  # imports libcst and the analysis
+
     return all_rules()
 
 
-def _every_code() -> tuple[type[Rule], ...]:
-    """The rules and the pipeline's own codes (SHP001-SHP004), for selection and docs."""
-    return (*DIAGNOSTICS, *_all_rules())
+_REGISTRY = _all_rules
+
+
+def _every_code(cache: Cache | None = None) -> tuple[RuleLike, ...]:
+    """The rules and the pipeline's own codes (SHP001-SHP005), for selection and docs.
+
+    With a cache, the rules come as descriptions saved there by a run of the same
+    installed code (see ``shapecheck.registry``), so that selecting them and looking
+    up results imports none of them. Rules a test put in place of the registry are
+    used as they are.
+    """
+    if cache is None or _all_rules is not _REGISTRY:
+        return (*DIAGNOSTICS, *_all_rules())
+    described = cache.load_rules()
+    if described is None:
+        described = tuple(RuleInfo.of(rule) for rule in _all_rules())
+        cache.save_rules(described)
+    return (*DIAGNOSTICS, *described)
 
 
 def _overrides(args: argparse.Namespace) -> Callable[[Settings], Settings]:
@@ -286,8 +307,11 @@ def run_check(args: argparse.Namespace) -> int:
     resolver = _resolver(args)
     # Output options come from the configuration that governs the current folder.
     settings = resolver.for_path(".")
-    rules = _every_code()
     fix_only = args.fix_only or args.diff
+    # Fixing and --add-noqa analyse every file, and only linting reads the cache.
+    linting = not (args.fix or fix_only or args.add_noqa)
+    cache = Cache() if linting and not args.no_cache else None
+    rules = _every_code(cache)
     verifier = verify.load(args.device) if args.verify else None
     fixing = None
     if args.fix or fix_only:
@@ -305,12 +329,12 @@ def run_check(args: argparse.Namespace) -> int:
     sources: dict[str, str] = {}
     diffs: list[str] = []
     checked = 0
-    enabled_by_config: dict[int, list[type[Rule]]] = {}  # the resolver shares Settings objects
+    enabled_by_config: dict[int, list[RuleLike]] = {}  # the resolver shares Settings objects
     if reading_stdin:
         targets: Iterable[str] = ["-"]
     else:
         targets = files.discover(paths, resolver.excluded, args.force_exclude, gitignore)
-    prepared: list[tuple[str, str, files.SourceFile, list[type[Rule]], frozenset[str]]] = []
+    prepared: list[tuple[str, str, files.SourceFile, list[RuleLike], frozenset[str]]] = []
     for path in targets:
         name = (args.stdin_filename or "-") if path == "-" else path
         file_settings = resolver.for_path(name if name != "-" else ".")
@@ -384,10 +408,15 @@ def run_check(args: argparse.Namespace) -> int:
 def _add_noqa(
     args: argparse.Namespace,
     resolver: config.Resolver,
-    rules: Sequence[type[Rule]],
+    rules: Sequence[RuleLike],
     gitignore: bool,
 ) -> int:
     """``--add-noqa``: mark every line that has findings, to adopt shapecheck gradually."""
+    import ast
+
+    from shapecheck import noqa
+    from shapecheck.runner import check_source
+
     if args.paths == ["-"] or args.stdin_filename is not None:
         raise ConfigError("--add-noqa edits files in place: it cannot read stdin")
     added = 0
@@ -402,8 +431,9 @@ def _add_noqa(
             continue
         settings = resolver.for_path(path)
         enabled = [r for r in config.enabled_rules(settings, rules) if r.code not in pipeline]
+        classes = registry.load(enabled)
         ignored = frozenset(config.ignored_codes(path, settings, rules))
-        found = check_source(source.text, path, enabled, ignored)
+        found = check_source(source.text, path, classes, ignored)
         if any(f.code in pipeline for f in found):
             continue  # a file that does not parse gets no comments
         text, count = noqa.add(source.text, found)
@@ -444,11 +474,13 @@ def _report(
     if args.statistics:
         # As in ruff: only the table (for json, the statistics as JSON), then the summary.
         if fmt == "json":
+            import json
+
             out.write(json.dumps(statistics_json(findings, args.unsafe_fixes), indent=2) + "\n")
             return
         out.write(statistics(findings, args.unsafe_fixes, context.color))
     else:
-        out.write(RENDERERS[fmt](findings, context))
+        out.write(renderer(fmt)(findings, context))
     if (fmt in TEXT_FORMATS or args.statistics) and not args.quiet:
         if findings and fmt == "full" and not args.statistics:
             out.write("\n")
@@ -505,6 +537,8 @@ def _exit_code(
 def unified_diff(before: str, after: str, name: str) -> str:
     if before == after:
         return ""
+    import difflib  # only --diff shows diffs
+
     lines = difflib.unified_diff(
         split_lines(before),
         split_lines(after),
@@ -533,7 +567,9 @@ def run_rule(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def explain(rule: type[Rule]) -> str:
+def explain(rule: RuleLike) -> str:
+    import textwrap
+
     default = "" if rule.default_enabled else " (off by default)"
     head = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity.value}{default}\n"
     return head + textwrap.dedent(rule.doc).rstrip() + "\n"

@@ -16,14 +16,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shapecheck.files import is_excluded
-from shapecheck.rule import Rule
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from shapecheck.rule import Rule
 
 
 class ConfigError(Exception):
@@ -61,6 +59,12 @@ CONFIG_FILES = ("shapecheck.toml", ".shapecheck.toml")
 
 def _read_toml(path: Path) -> dict:
     """A TOML file's data, or a :class:`ConfigError` that says why it has none."""
+    # Imported here: a run in a folder without configuration does not pay for it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -9,19 +9,23 @@ cache, or on the order in which the files were named.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shapecheck import cache as cache_module
-from shapecheck.checking import FileResult
+from shapecheck import registry
+from shapecheck.checking import FileResult, check_file
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
-from shapecheck.project import Project, absolute
-from shapecheck.rule import Rule
-from shapecheck.runner import Imports, check_source
+from shapecheck.project_files import Project, absolute
+
+if TYPE_CHECKING:
+    from shapecheck.registry import RuleLike
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 MIN_PARALLEL = 8
@@ -34,7 +38,7 @@ class Job:
     name: str
     path: str  # on disk; for stdin, the --stdin-filename it stands for
     text: str
-    rules: tuple[type[Rule], ...]
+    rules: tuple[RuleLike, ...]  # classes, or their descriptions from the cache
     ignored: frozenset[str] = frozenset()
     stdin: bool = False  # the text is not on disk: other roots must see this one
 
@@ -65,6 +69,7 @@ def check_project(
     works: list[_Work] = []
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
+    codes: dict[tuple, list[str]] = {}  # each rule selection's codes, sorted once
     for index, job in enumerate(jobs):
         root = absolute(job.path)
         others = {project.name(p): frozenset() for p in project.closure(root)}
@@ -73,9 +78,11 @@ def check_project(
         work = _Work(index, job, others)
         entry = None
         if cache is not None:
+            if job.rules not in codes:
+                codes[job.rules] = sorted(r.code for r in job.rules)
             entry = cache_module.key(
                 job.name,
-                sorted(r.code for r in job.rules),
+                codes[job.rules],
                 sorted(job.ignored),
                 sorted((name, sorted(codes)) for name, codes in others.items()),
                 project.fingerprint(root),
@@ -120,6 +127,13 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
     # Imported here: a run that starts no workers does not pay for multiprocessing.
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # The pipeline and the rules load before the pool starts, so that forked workers
+    # begin with them imported rather than each importing libcst again.
+    import shapecheck.runner  # noqa: F401
+    from shapecheck.rules import all_rules
+
+    all_rules()
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         # Workers read imported files from disk; only a buffer from stdin travels.
         unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}
@@ -154,10 +168,14 @@ def _check_batch(
 
 
 def _check(work: _Work, project: Project) -> list[Finding]:
+    # Imported here: when every result comes from the cache, libcst and the analysis
+    # are never loaded.
+    from shapecheck.runner import Imports, check_source
+
     job = work.job
     others = work.others
     imports = Imports(project, absolute(job.path), lambda name: others.get(name, frozenset()))
-    return check_source(job.text, job.name, job.rules, job.ignored, imports)
+    return check_source(job.text, job.name, registry.load(job.rules), job.ignored, imports)
 
 
 def _merge(jobs: Sequence[Job], raw: list[list[Finding]], project: Project) -> list[FileResult]:
@@ -201,20 +219,24 @@ def _at(finding: Finding, place: tuple) -> bool:
 
 
 def lint_all(
-    prepared: Sequence[tuple[str, str, SourceFile, Sequence[type[Rule]], frozenset[str]]],
+    prepared: Sequence[tuple[str, str, SourceFile, Sequence[RuleLike], frozenset[str]]],
     fixing: bool,
     workers: int | None = None,
     use_cache: bool = True,
     quiet: bool = False,
     ignored_for: Callable[[str], Iterable[str]] | None = None,
 ) -> dict[int, FileResult]:
-    """The command line's entry: results for the scripts it can lint as one project.
+    """The command line's entry: results for the files it can lint from the cache or as
+    one project.
 
     ``prepared`` holds (path, display name, source, rules, ignored codes) per file.
-    Notebooks, unreadable files and runs that fix stay with ``check_file``.
+    Scripts are linted as one project; notebooks are linted each on its own, as
+    ``check_file`` does, with their results cached too. Unreadable files and runs that
+    fix stay with ``check_file``.
     """
     if fixing:
         return {}
+    cache = cache_module.Cache() if use_cache else None
     chosen = [
         (
             index,
@@ -225,14 +247,45 @@ def lint_all(
         for index, (path, name, source, rules, ignored) in enumerate(prepared)
         if source.text is not None and not name.endswith(".ipynb")
     ]
-    if not chosen:
-        return {}
-    progress = Progress(len(chosen), enabled=not quiet)
-    results = check_project(
-        [job for _, job in chosen],
-        workers if workers is not None else default_jobs(),
-        cache_module.Cache() if use_cache else None,
-        (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
-        progress,
+    linted: dict[int, FileResult] = {}
+    if chosen:
+        progress = Progress(len(chosen), enabled=not quiet)
+        results = check_project(
+            [job for _, job in chosen],
+            workers if workers is not None else default_jobs(),
+            cache,
+            (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
+            progress,
+        )
+        linted.update((index, result) for (index, _), result in zip(chosen, results, strict=True))
+    if cache is not None:
+        for index, (_, name, source, rules, ignored) in enumerate(prepared):
+            if source.text is not None and name.endswith(".ipynb"):
+                linted[index] = _notebook(name, source, rules, ignored, cache)
+    return linted
+
+
+def _notebook(
+    name: str,
+    source: SourceFile,
+    rules: Sequence[RuleLike],
+    ignored: frozenset[str],
+    cache: cache_module.Cache,
+) -> FileResult:
+    """A notebook's result from the cache, else from ``check_file``, then kept.
+
+    A notebook's imports are not followed, so its findings depend on its own text,
+    its name and the rules alone; its cells are kept with them, for the excerpts.
+    """
+    text = source.text or ""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    entry = cache_module.key(
+        "notebook", name, sorted(r.code for r in rules), sorted(ignored), digest
     )
-    return {index: result for (index, _), result in zip(chosen, results, strict=True)}
+    found = cache.get_result(entry)
+    if found is not None:
+        findings, sources = found
+        return FileResult(name, findings, sources=sources)
+    result = check_file(name, source, rules, ignored)
+    cache.put_result(entry, result.findings, result.sources)
+    return result

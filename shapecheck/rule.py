@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import libcst as cst
-from libcst.metadata import CodeRange
-
-from shapecheck.analysis import Facts
 from shapecheck.finding import Applicability, Severity
-from shapecheck.positions import ModuleMaps, Positions
+
+if TYPE_CHECKING:
+    # Annotations only: the command line reads rules' codes and names (and the pipeline's
+    # own diagnostics) without paying for libcst or the analysis.
+    import libcst as cst
+    from libcst.metadata import CodeRange
+
+    from shapecheck.analysis import Facts
+    from shapecheck.positions import ModuleMaps, Positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,11 @@ class RuleContext:
         self.modules = (module, *others)
         # Positions cost a code-generation pass, so only files with findings pay; the
         # maps may be shared with the other roots of the same run.
-        self.maps = maps if maps is not None else ModuleMaps()
+        if maps is None:
+            from shapecheck.positions import ModuleMaps
+
+            maps = ModuleMaps()
+        self.maps = maps
         self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
 
     def code(self, node: cst.CSTNode) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from shapecheck.rules import all_rules
 
-from shapecheck import parallel, runner
+from shapecheck import parallel, registry, runner
 from shapecheck.cache import Cache
 from shapecheck.parallel import Job, check_project
 
@@ -59,7 +60,8 @@ class _Counting:
             self.calls += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(parallel, "check_source", counted)
+        # parallel imports the pipeline when it first analyses, from runner itself.
+        monkeypatch.setattr(runner, "check_source", counted)
 
 
 def test_warm_run_analyses_nothing(project: Path, monkeypatch) -> None:
@@ -106,3 +108,91 @@ def test_an_unwritable_cache_only_costs_time(project: Path) -> None:
     blocker = project / "blocked"
     blocker.write_text("a file where the cache folder should be")
     assert [f.code for f in _run(project, Cache(blocker / "cache"))] == ["SHP102"]
+
+
+def test_a_change_in_shapecheck_s_own_code_invalidates_every_entry(
+    project: Path, monkeypatch
+) -> None:
+    cache = Cache(project / ".shapecheck_cache")
+    counter = _Counting(monkeypatch)
+    expected = _run(project, cache)
+    assert _run(project, cache) == expected and counter.calls == 2
+    # An editable install whose code changed: same version, another fingerprint.
+    monkeypatch.setattr(registry, "fingerprint", lambda: "edited")
+    assert _run(project, cache) == expected
+    assert counter.calls == 4
+    assert _run(project, cache) == expected
+    assert counter.calls == 4  # entries of the new code are trusted again
+
+
+def test_the_fingerprint_follows_the_installed_files(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "shapecheck"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    module = package / "sub" / "mod.py"
+    module.write_text("x = 1\n")
+    (package / "notes.txt").write_text("not code")
+    monkeypatch.setattr(registry, "_package_folders", lambda: [package])
+
+    def fresh() -> str:
+        registry.fingerprint.cache_clear()
+        return registry.fingerprint()
+
+    try:
+        first = fresh()
+        assert fresh() == first
+        (package / "notes.txt").write_text("still not code, and longer")
+        assert fresh() == first
+        module.write_text("x = 22\n")  # another size
+        second = fresh()
+        assert second != first
+        stat = module.stat()
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # same size
+        assert fresh() != second
+    finally:
+        registry.fingerprint.cache_clear()
+
+
+def test_rule_descriptions_are_kept_for_the_same_code_only(tmp_path: Path, monkeypatch) -> None:
+    cache = Cache(tmp_path / "cache")
+    assert cache.load_rules() is None
+    described = tuple(registry.RuleInfo.of(rule) for rule in RULES)
+    cache.save_rules(described)
+    assert cache.load_rules() == described
+    assert registry.load(described) == RULES
+    (tmp_path / "cache" / "rules.json").write_text('{"version": "0.1.0", "rules": [')
+    assert cache.load_rules() is None  # corrupt: described again, never trusted
+    cache.save_rules(described)
+    monkeypatch.setattr(registry, "fingerprint", lambda: "edited")
+    assert cache.load_rules() is None
+
+
+def test_notebook_results_are_cached_by_their_text(tmp_path: Path, monkeypatch) -> None:
+    from shapecheck import checking
+    from shapecheck.files import SourceFile
+    from tests.helpers import FIXTURES
+
+    monkeypatch.chdir(tmp_path)  # the cache lives in the folder a run starts in
+    raw = (FIXTURES / "notebooks" / "next_word_lstm_buggy.ipynb").read_text(encoding="utf-8")
+    calls = []
+    real = checking.check_file
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "check_file", counted)
+
+    def lint(text: str) -> checking.FileResult:
+        prepared = [("nb.ipynb", "nb.ipynb", SourceFile("nb.ipynb", text), RULES, frozenset())]
+        return parallel.lint_all(prepared, fixing=False, workers=1, quiet=True)[0]
+
+    cold = lint(raw)
+    assert cold.findings and calls == ["nb.ipynb"]
+    warm = lint(raw)
+    assert (warm.findings, warm.sources) == (cold.findings, cold.sources)
+    assert calls == ["nb.ipynb"]
+    edited = raw.replace("np.random.seed(42)", "np.random.seed(7)")
+    assert edited != raw
+    assert lint(edited).findings != cold.findings
+    assert calls == ["nb.ipynb", "nb.ipynb"]

@@ -15,6 +15,7 @@ from tests.helpers import FIXTURES, run_cli, run_process
 
 BUGGY = str(FIXTURES / "seed" / "next_word_lstm_buggy.py")
 FIXED = str(FIXTURES / "seed" / "next_word_lstm_fixed_a.py")
+NOTEBOOK = str(FIXTURES / "notebooks" / "next_word_lstm_buggy.ipynb")
 BAD_SNIPPET = "\n".join(
     [
         "import torch",
@@ -258,13 +259,62 @@ def test_a_crashing_rule_is_reported_and_the_rest_still_run(monkeypatch, capsys)
     assert "SHP301" in out
 
 
-def test_lint_path_never_imports_torch() -> None:
+def _imported(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """A ``shapecheck`` process run under ``-X importtime``, and the modules it imported."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "shapecheck", "check", BUGGY],
+        [sys.executable, "-X", "importtime", "-m", "shapecheck", *args],
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=cwd,
     )
     loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return proc, loaded
+
+
+HEAVY = {"libcst", "shapecheck.analysis", "shapecheck.rules", "shapecheck.runner"}
+
+
+def test_lint_path_never_imports_torch(tmp_path: Path) -> None:
+    # --no-cache: the file must be parsed and analysed, so libcst loads, but torch never.
+    proc, loaded = _imported("check", "--no-cache", BUGGY, cwd=tmp_path)
+    assert proc.returncode == 1
     assert not loaded & {"torch", "jaxtyping", "beartype", "numpy"}
     assert "libcst" in loaded
+
+
+def test_a_run_served_from_the_cache_imports_neither_libcst_nor_the_analysis(
+    tmp_path: Path,
+) -> None:
+    cold, cold_loaded = _imported("check", BUGGY, FIXED, NOTEBOOK, cwd=tmp_path)
+    assert cold_loaded >= HEAVY  # the first run analyses, and fills the cache
+    warm, warm_loaded = _imported("check", BUGGY, FIXED, NOTEBOOK, cwd=tmp_path)
+    assert not warm_loaded & HEAVY
+    assert not {m for m in warm_loaded if m.startswith(("libcst.", "shapecheck.analysis."))}
+    assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout) == (1, warm.stdout)
+    assert "SHP101" in warm.stdout
+    assert f"{NOTEBOOK}:cell " in warm.stdout  # a notebook's excerpts come from its cells
+
+
+def test_one_changed_file_loads_the_analysis_again(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(BAD_SNIPPET, encoding="utf-8")
+    _imported("check", "--isolated", str(script), cwd=tmp_path)
+    script.write_text(BAD_SNIPPET.replace("seed(0)", "seed(1)"), encoding="utf-8")
+    proc, loaded = _imported(
+        "check", "--isolated", "--output-format", "concise", str(script), cwd=tmp_path
+    )
+    assert loaded >= HEAVY
+    assert "np.random.seed(1)" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github", "junit"])
+def test_the_cache_serves_every_format_byte_for_byte(tmp_path: Path, fmt: str) -> None:
+    args = ("check", "--output-format", fmt, "--statistics" if fmt == "concise" else "-q", BUGGY)
+    cold = subprocess.run(
+        [sys.executable, "-m", "shapecheck", *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    warm, loaded = _imported(*args, cwd=tmp_path)
+    assert not loaded & HEAVY
+    assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout)
+    assert warm.stdout

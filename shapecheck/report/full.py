@@ -5,7 +5,6 @@ With ``--show-fixes``, a finding's fix follows as a small diff of the lines it c
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from shapecheck.finding import Finding
@@ -74,6 +73,8 @@ def _fix_diff(finding: Finding, source: str, on: bool) -> list[str]:
         text = text[:begin] + edit.content + text[end:]
     out = [f"= fix ({fix.applicability.value}): {fix.message}"]
     before, after = split_lines(source), split_lines(text)
+    import difflib  # only for --show-fixes: most runs show no fix
+
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     for tag, a1, a2, b1, b2 in matcher.get_opcodes():
         if tag == "equal":

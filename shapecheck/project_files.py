@@ -1,0 +1,298 @@
+"""The files of one project and the import graph between them, with the standard library only.
+
+:class:`Project` reads texts, finds each file's imports with a cheap ``ast`` parse,
+resolves them to project files and hashes a file with everything it reaches. That is
+all a cache lookup needs, so a run whose results are all cached never imports libcst
+or the analysis; parsing with libcst (:meth:`Project.module`) and the positions maps
+load on first use. The interpreter side, which runs imported modules inside a root's
+analysis, is :mod:`shapecheck.project`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shapecheck.files import read
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from shapecheck.positions import ModuleMaps
+
+# Files or folders that mark the top of a project, as pyproject-aware tools look for them.
+_MARKERS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "shapecheck.toml",
+    ".shapecheck.toml",
+    ".git",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    """One module an import statement names: ``from ..a import b`` is ("a", 2, ("b",))."""
+
+    module: str | None
+    level: int
+    names: tuple[str, ...] = ()
+
+
+def project_root(path: Path) -> Path:
+    """The nearest folder above ``path`` with a project marker, else the top package's parent."""
+    folder = path.parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in _MARKERS):
+            return candidate
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def import_specs(text: str) -> list[ImportSpec]:
+    """Every import in the text, at any depth (a cheap C-level parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found: list[ImportSpec] = []
+    for node in _statements(tree.body):
+        if isinstance(node, ast.Import):
+            found.extend(ImportSpec(alias.name, 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names = tuple(alias.name for alias in node.names)
+            found.append(ImportSpec(node.module, node.level, names))
+    return found
+
+
+# The fields of compound statements that hold statements (and except/match clauses).
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement at any depth, in source order; imports are statements, so the
+    walk skips expressions, most of a tree's nodes."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in _BLOCKS:
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                stack.extend(reversed(block))
+
+
+class Project:
+    """Texts, parses, import resolution and display names, shared by every root of a run."""
+
+    def __init__(
+        self, overlay: dict[Path, str] | None = None, names: dict[Path, str] | None = None
+    ):
+        # Texts that are not on disk yet: a buffer from stdin, a file being fixed.
+        self.overlay = dict(overlay or {})
+        self._names = dict(names or {})
+        self._paths = {name: path for path, name in self._names.items()}
+        self._texts: dict[Path, str | None] = {}
+        self._modules: dict[Path, cst.Module | None] = {}
+        self._specs: dict[Path, list[ImportSpec]] = {}
+        self._roots: dict[Path, Path] = {}
+        self._resolved: dict[tuple[Path, ImportSpec], list[tuple[str | None, Path]]] = {}
+        self._folders: dict[Path, frozenset[str]] = {}
+        self._imports: dict[Path, list[Path]] = {}
+        self._closures: dict[Path, list[Path]] = {}
+        self._digests: dict[Path, str] = {}
+        self._maps: ModuleMaps | None = None
+        # Import specs by text digest, kept between runs by the cache (saves a parse each).
+        self.known_specs: dict[str, list[ImportSpec]] = {}
+
+    # ------------------------------------------------------------ files
+
+    def name(self, path: Path) -> str:
+        """How reports name the file: as the command line named it, else relative to here."""
+        found = self._names.get(path)
+        if found is None:
+            try:
+                found = os.path.relpath(path)
+            except ValueError:  # another drive on Windows
+                found = str(path)
+            if found.startswith(".."):
+                found = str(path)
+            self._names[path] = found
+        self._paths.setdefault(found, path)
+        return found
+
+    def names(self) -> dict[Path, str]:
+        """The display names given so far, for another process to report alike."""
+        return dict(self._names)
+
+    def path_of(self, name: str) -> Path:
+        """The file a display name stands for (the inverse of :meth:`name`)."""
+        return self._paths.get(name) or absolute(name)
+
+    def text(self, path: Path) -> str | None:
+        if path in self.overlay:
+            return self.overlay[path]
+        if path not in self._texts:
+            self._texts[path] = read(str(path)).text
+        return self._texts[path]
+
+    @property
+    def maps(self) -> ModuleMaps:
+        """Each module's positions and parents, computed once for all the roots."""
+        if self._maps is None:
+            from shapecheck.positions import ModuleMaps  # libcst: only once a file is parsed
+
+            self._maps = ModuleMaps()
+        return self._maps
+
+    def module(self, path: Path) -> cst.Module | None:
+        if path not in self._modules:
+            import libcst as cst  # imported here: a warm-cache run never parses
+
+            text = self.text(path)
+            try:
+                module = cst.parse_module(text) if text is not None else None
+            except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+                module = None
+            if module is not None and text is not None:
+                self.maps.add_text(module, text)
+            self._modules[path] = module
+        return self._modules[path]
+
+    def adopt(self, path: Path, module: cst.Module) -> None:
+        """Use a root's own parse for it when another root imports it."""
+        self._modules.setdefault(path, module)
+
+    # ------------------------------------------------------------ imports
+
+    def root_of(self, path: Path) -> Path:
+        folder = path.parent
+        if folder not in self._roots:
+            self._roots[folder] = project_root(path)
+        return self._roots[folder]
+
+    def digest(self, path: Path) -> str:
+        found = self._digests.get(path)
+        if found is None:
+            text = self.text(path) or ""
+            found = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            self._digests[path] = found
+        return found
+
+    def specs(self, path: Path) -> list[ImportSpec]:
+        if path not in self._specs:
+            digest = self.digest(path)
+            found = self.known_specs.get(digest)
+            if found is None:
+                text = self.text(path)
+                found = self.known_specs[digest] = import_specs(text) if text is not None else []
+            self._specs[path] = found
+        return self._specs[path]
+
+    def resolve(self, importer: Path, spec: ImportSpec) -> list[tuple[str | None, Path]]:
+        """The project files a spec names, each with the imported name it provides.
+
+        ``(None, path)`` is the module itself; ``("b", path)`` a submodule ``b`` named
+        by ``from a import b``.
+        """
+        key = (importer.parent, spec)  # resolution depends on the folder only
+        if key not in self._resolved:
+            self._resolved[key] = list(self._resolve(importer, spec))
+        return self._resolved[key]
+
+    def _resolve(self, importer: Path, spec: ImportSpec) -> Iterator[tuple[str | None, Path]]:
+        root = self.root_of(importer)
+        parts = spec.module.split(".") if spec.module else []
+        if spec.level:
+            base = importer.parent
+            for _ in range(spec.level - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
+            bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
+        for base in bases:
+            if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
+                continue  # `import torch`: nothing of that name here (the common case)
+            target = self.module_file(base, parts)
+            if target is None or not _within(target, root):
+                continue
+            if parts:
+                yield None, target
+            if target.name == "__init__.py":
+                for name in spec.names:
+                    sub = self.module_file(target.parent, [name])
+                    if sub is not None:
+                        yield name, sub
+            return
+
+    def module_file(self, base: Path, parts: list[str]) -> Path | None:
+        """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
+        folder = base.joinpath(*parts) if parts else base
+        if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
+            return folder.parent / f"{parts[-1]}.py"
+        if "__init__.py" in self._listing(folder):
+            return folder / "__init__.py"
+        return None
+
+    def _listing(self, folder: Path) -> frozenset[str]:
+        found = self._folders.get(folder)
+        if found is None:
+            try:
+                found = frozenset(os.listdir(folder))
+            except OSError:
+                found = frozenset()
+            self._folders[folder] = found
+        return found
+
+    def imports(self, path: Path) -> list[Path]:
+        """The project files that ``path`` imports directly, in a fixed order."""
+        found = self._imports.get(path)
+        if found is None:
+            targets: dict[Path, None] = {}
+            for spec in self.specs(path):
+                for _, target in self.resolve(path, spec):
+                    if target != path:
+                        targets[target] = None
+            found = self._imports[path] = list(targets)
+        return found
+
+    def closure(self, path: Path) -> list[Path]:
+        """Every project file ``path`` reaches through imports, itself excluded, sorted."""
+        found = self._closures.get(path)
+        if found is None:
+            found = self._closures[path] = self._closure(path)
+        return found
+
+    def _closure(self, path: Path) -> list[Path]:
+        seen: set[Path] = {path}
+        todo = [path]
+        while todo:
+            for target in self.imports(todo.pop()):
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        seen.discard(path)
+        return sorted(seen)
+
+    def fingerprint(self, path: Path) -> str:
+        """A hash of the file's text and of every project file it imports (for the cache)."""
+        members = (path, *self.closure(path))
+        text = "\n".join(f"{member}\0{self.digest(member)}" for member in members)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _within(path: Path, root: Path) -> bool:
+    return str(path).startswith(os.path.join(str(root), ""))
+
+
+def absolute(path: str | Path) -> Path:
+    """An absolute, normalised path; cheaper than ``resolve()``, which stats every part."""
+    return Path(os.path.abspath(path))
