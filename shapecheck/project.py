@@ -8,8 +8,10 @@ same interpreter, so its classes and functions are live values analysed with the
 arguments the root passes, exactly as if both were one file. A module being imported
 is visible while it runs, partly defined, as in Python, so import cycles terminate.
 
-Nothing outside the project is followed: installed packages, the standard library and
-``import *`` stay as they are (torch is known by name, the rest is unknown).
+``from x import *`` of a project module binds the names in its literal ``__all__``, or
+else its public names, as Python does. Nothing outside the project is followed:
+installed packages and the standard library stay as they are (torch is known by name,
+the rest is unknown).
 """
 
 from __future__ import annotations
@@ -217,19 +219,19 @@ class Project:
         for base in bases:
             if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
                 continue  # `import torch`: nothing of that name here (the common case)
-            target = self._module_file(base, parts)
+            target = self.module_file(base, parts)
             if target is None or not _within(target, root):
                 continue
             if parts:
                 yield None, target
             if target.name == "__init__.py":
                 for name in spec.names:
-                    sub = self._module_file(target.parent, [name])
+                    sub = self.module_file(target.parent, [name])
                     if sub is not None:
                         yield name, sub
             return
 
-    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+    def module_file(self, base: Path, parts: list[str]) -> Path | None:
         """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
         folder = base.joinpath(*parts) if parts else base
         if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
@@ -332,7 +334,11 @@ class Importer:
             if isinstance(stmt, cst.Import):
                 bound.update(_bind_plain(stmt, spec, globals_))
                 continue
-            for alias in stmt.names if not isinstance(stmt.names, cst.ImportStar) else ():
+            if isinstance(stmt.names, cst.ImportStar):
+                if submodule is None:
+                    bound.update(self._star(interp, target, globals_, stmt))
+                continue
+            for alias in stmt.names:
                 name = alias.name.value if isinstance(alias.name, cst.Name) else None
                 local = _local_name(alias)
                 if name is None or local is None:
@@ -342,6 +348,33 @@ class Importer:
                         bound[local] = namespace(globals_, name)
                 elif (value := globals_.env.get(name)) is not None:
                     bound.setdefault(local, value)
+        return bound
+
+    def _star(
+        self, interp: ProjectInterpreter, path: Path, globals_: Frame, stmt: cst.ImportFrom
+    ) -> dict[str, Value]:
+        """``from x import *``: the names in ``x.__all__``, else its public names, as Python.
+
+        An ``__all__`` that is not a literal list of strings (built, extended, read from
+        elsewhere) binds nothing: which names it exports cannot be known, so they stay
+        unknown rather than maybe wrong.
+        """
+        module = self.modules.get(path)
+        exported = star_names(module) if module is not None else None
+        if exported is None:
+            return {}
+        if exported is PUBLIC:
+            return {k: v for k, v in globals_.env.items() if not k.startswith("_")}
+        bound: dict[str, Value] = {}
+        for name in exported:
+            value = globals_.env.get(name)
+            if value is None and path.name == "__init__.py":
+                # A submodule named in a package's __all__ is imported by the star.
+                sub = self.project.module_file(path.parent, [name])
+                if sub is not None and (inner := self.execute(interp, sub, stmt, path)):
+                    value = namespace(inner, name)
+            if value is not None:
+                bound[name] = value
         return bound
 
     def owner(self, frame: Frame) -> Path | None:
@@ -372,6 +405,83 @@ class Importer:
         for fn in interp.functions[defined:]:
             interp.analyzed.add(id(fn.node))
         return frame
+
+
+# ``star_names``' answer for a module without ``__all__``: every name not starting with "_".
+PUBLIC: tuple[str, ...] = ("*",)
+
+
+def star_names(module: cst.Module) -> tuple[str, ...] | None:
+    """What ``from module import *`` binds: ``__all__``'s names, :data:`PUBLIC`, or None.
+
+    None means ``__all__`` is there but not a literal list or tuple of strings assigned
+    once at the top level, so the exported names are not known.
+    """
+    found: tuple[str, ...] | None = PUBLIC
+    for node in _module_statements(module):
+        small = [node] if not isinstance(node, cst.SimpleStatementLine) else node.body
+        for stmt in small:
+            if _assigns_all(stmt):
+                plain = (
+                    isinstance(stmt, cst.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0].target, cst.Name)
+                )
+                if found is not PUBLIC or not plain:
+                    return None  # assigned twice, extended, unpacked: not one literal
+                found = _string_items(stmt.value)
+                if found is None:
+                    return None
+    return found
+
+
+def _module_statements(module: cst.Module) -> Iterator[cst.CSTNode]:
+    """Top-level statements, and those in top-level if/try blocks (``__all__`` may sit there)."""
+    stack: list[cst.CSTNode] = list(reversed(module.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally)):
+            inner: list[cst.CSTNode] = []
+            body = node.body
+            inner.extend(body.body if isinstance(body, cst.IndentedBlock) else [])
+            for field in ("orelse", "finalbody"):
+                extra = getattr(node, field, None)
+                if extra is not None:
+                    inner.append(extra)
+            inner.extend(getattr(node, "handlers", ()))
+            stack.extend(reversed(inner))
+
+
+def _assigns_all(stmt: cst.CSTNode) -> bool:
+    if isinstance(stmt, cst.Assign):
+        targets: list[cst.BaseExpression] = [t.target for t in stmt.targets]
+    elif isinstance(stmt, (cst.AugAssign, cst.AnnAssign)):
+        targets = [stmt.target]
+    else:
+        return False
+    while targets:
+        target = targets.pop()
+        if isinstance(target, cst.Name) and target.value == "__all__":
+            return True
+        if isinstance(target, (cst.Tuple, cst.List)):  # `__all__, x = ...` unpacks
+            targets.extend(e.value for e in target.elements)
+    return False
+
+
+def _string_items(value: cst.BaseExpression) -> tuple[str, ...] | None:
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return None
+    names: list[str] = []
+    for element in value.elements:
+        item = element.value
+        if isinstance(element, cst.StarredElement) or not isinstance(item, cst.SimpleString):
+            return None
+        text = item.evaluated_value
+        if not isinstance(text, str):
+            return None
+        names.append(text)
+    return tuple(names)
 
 
 def _spec_of(stmt: cst.Import | cst.ImportFrom) -> ImportSpec | None:

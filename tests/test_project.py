@@ -182,3 +182,58 @@ def test_a_failure_while_following_imports_keeps_the_files_own_findings(monkeypa
     path = PROJECTS / "forecaster" / "forecast" / "train.py"
     monkeypatch.setattr(project_module.Importer, "bind", broken)
     assert [(f.code, f.location.row) for f in _check([path])] == [("SHP201", 25)]
+
+
+STAR_MODEL = """\
+import torch.nn as nn
+{all}
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+    def forward(self, x):
+        return self.rnn(x)
+"""
+
+STAR_TRAIN = """\
+import torch
+from {module} import *
+
+net = Net()
+x = torch.randn(4, 10, 8).permute(0, 2, 1)
+net(x)
+"""
+
+
+@pytest.mark.parametrize(
+    ("exports", "found"),
+    [
+        ("", ["SHP101"]),  # no __all__: every public name
+        ("__all__ = ['Net']", ["SHP101"]),
+        ("__all__ = ('nn',)", []),  # Net is not exported: unknown, so silent
+        ("__all__ = ['Net'] + EXTRA", []),  # not a literal: nothing is bound
+    ],
+)
+def test_star_imports_bind_what_the_module_exports(
+    tmp_path: Path, exports: str, found: list[str]
+) -> None:
+    files = _write(
+        tmp_path,
+        {"model.py": STAR_MODEL.format(all=exports), "train.py": STAR_TRAIN.format(module="model")},
+    )
+    assert [f.code for f in _check([files[1]])] == found
+
+
+def test_star_import_of_a_package_binds_the_submodules_its_all_names(tmp_path: Path) -> None:
+    train = STAR_TRAIN.format(module="nets").replace("Net()", "model.Net()")
+    files = _write(
+        tmp_path,
+        {
+            "nets/__init__.py": "__all__ = ['model']\n",
+            "nets/model.py": STAR_MODEL.format(all=""),
+            "train.py": train,
+        },
+    )
+    assert [f.code for f in _check([files[2]])] == ["SHP101"]
