@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shapecheck import cache as cache_module
-from shapecheck.checking import FileResult
+from shapecheck.checking import FileResult, FixOptions
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
@@ -202,7 +202,7 @@ def _at(finding: Finding, place: tuple) -> bool:
 
 def lint_all(
     prepared: Sequence[tuple[str, str, SourceFile, Sequence[type[Rule]], frozenset[str]]],
-    fixing: bool,
+    fixing: FixOptions | None,
     workers: int | None = None,
     use_cache: bool = True,
     quiet: bool = False,
@@ -211,10 +211,9 @@ def lint_all(
     """The command line's entry: results for the scripts it can lint as one project.
 
     ``prepared`` holds (path, display name, source, rules, ignored codes) per file.
-    Notebooks, unreadable files and runs that fix stay with ``check_file``.
+    With ``fixing``, the files are fixed together (see :func:`fix_all`). Notebooks and
+    unreadable files stay with ``check_file``.
     """
-    if fixing:
-        return {}
     chosen = [
         (
             index,
@@ -227,12 +226,62 @@ def lint_all(
     ]
     if not chosen:
         return {}
+    ignored = (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None
+    if fixing is not None:
+        workers = workers if workers is not None else default_jobs()
+        fixed = fix_all([job for _, job in chosen], fixing, workers, ignored)
+        return {index: result for (index, _), result in zip(chosen, fixed, strict=True)}
     progress = Progress(len(chosen), enabled=not quiet)
     results = check_project(
         [job for _, job in chosen],
         workers if workers is not None else default_jobs(),
         cache_module.Cache() if use_cache else None,
-        (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
+        ignored,
         progress,
     )
     return {index: result for (index, _), result in zip(chosen, results, strict=True)}
+
+
+def fix_all(
+    jobs: Sequence[Job],
+    fixing: FixOptions,
+    workers: int = 1,
+    ignored_for: Callable[[str], frozenset[str]] | None = None,
+) -> list[FileResult]:
+    """Fix the named files as one project: each fix in the file its finding is placed in.
+
+    A finding that ``train.py``'s analysis places in ``model.py`` is fixed in
+    ``model.py`` when that file is named too, once, however many roots found it; a
+    file that was not named is never written, so its findings stay reported. Each pass
+    lints every file again, since a fix in ``model.py`` changes what ``train.py`` sees.
+    The cache is not used: the texts between passes exist only in memory.
+    """
+    from shapecheck.fixer import fix_texts
+
+    own = {job.name: index for index, job in enumerate(jobs)}
+    last: list[FileResult] = []
+
+    def lint(texts: list[str]) -> list[list[Finding]]:
+        current = [replace(job, text=text) for job, text in zip(jobs, texts, strict=True)]
+        last[:] = check_project(current, workers, None, ignored_for)
+        return [result.findings for result in last]
+
+    def home(_origin: int, finding: Finding) -> int | None:
+        return own.get(finding.filename)
+
+    outcomes = fix_texts(
+        [job.text for job in jobs], lint, home, unsafe=fixing.unsafe, veto=fixing.veto
+    )
+    results = []
+    for job, outcome, linted in zip(jobs, outcomes, last, strict=True):
+        result = FileResult(
+            job.name,
+            findings=outcome.remaining,
+            fixed=outcome.fixed,
+            code_before=job.text,
+            code_after=outcome.text,
+            content=outcome.text if outcome.text != job.text else None,
+            sources={**linted.sources, job.name: outcome.text},
+        )
+        results.append(result)
+    return results

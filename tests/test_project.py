@@ -237,3 +237,55 @@ def test_star_import_of_a_package_binds_the_submodules_its_all_names(tmp_path: P
         },
     )
     assert [f.code for f in _check([files[2]])] == ["SHP101"]
+
+
+def _copy(project: Path, into: Path) -> Path:
+    import shutil
+
+    target = into / project.name
+    shutil.copytree(project, target)
+    return target
+
+
+def _fix(root: Path, *names: str) -> None:
+    args = ("check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes", "-q", *names)
+    run_cli(*args, cwd=root)
+
+
+@pytest.mark.parametrize("order", [("model", "train"), ("train", "model")])
+def test_fix_goes_into_the_file_the_finding_is_placed_in_once(
+    tmp_path: Path, order: tuple[str, str]
+) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    before = {p.name: p.read_text() for p in _files(root)}
+    _fix(root, "forecast/data.py", *(f"forecast/{name}.py" for name in order))
+    model = (root / "forecast" / "model.py").read_text()
+    assert model.count("batch_first=True") == 1  # found through train.py, applied once
+    assert "out[:, -1]" in model  # the next pass saw the batch-first layer
+    assert "with torch.no_grad():" in (root / "forecast" / "train.py").read_text()
+    assert (root / "forecast" / "data.py").read_text() == before["data.py"]
+    after = _check(_files(root))
+    assert [f.code for f in after] == []
+
+
+def test_fix_never_writes_a_file_that_was_not_named(tmp_path: Path) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    model = (root / "forecast" / "model.py").read_text()
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes",
+        "--output-format", "concise", "forecast/train.py", cwd=root,
+    )  # fmt: skip
+    assert (root / "forecast" / "model.py").read_text() == model
+    assert "with torch.no_grad():" in (root / "forecast" / "train.py").read_text()
+    assert "forecast/model.py:11:21: SHP102" in result.stdout  # still reported there
+
+
+def test_diff_shows_the_fix_in_the_file_it_goes_into(tmp_path: Path) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--diff", "--unsafe-fixes",
+        "forecast/model.py", "forecast/train.py", cwd=root,
+    )  # fmt: skip
+    assert result.stdout.count("+++ b/forecast/model.py") == 1
+    assert result.stdout.count("batch_first=True") == 1
+    assert "+++ b/forecast/train.py" in result.stdout
