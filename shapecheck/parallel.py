@@ -254,16 +254,18 @@ def fix_all(
     ``model.py`` when that file is named too, once, however many roots found it; a
     file that was not named is never written, so its findings stay reported. Each pass
     lints every file again, since a fix in ``model.py`` changes what ``train.py`` sees.
-    The cache is not used: the texts between passes exist only in memory.
+    The texts between passes exist only in memory, so results are kept in memory too:
+    a file whose text and imports no pass changed is not analysed again.
     """
     from shapecheck.fixer import fix_texts
 
     own = {job.name: index for index, job in enumerate(jobs)}
     last: list[FileResult] = []
+    memory = _MemoryCache()
 
     def lint(texts: list[str]) -> list[list[Finding]]:
         current = [replace(job, text=text) for job, text in zip(jobs, texts, strict=True)]
-        last[:] = check_project(current, workers, None, ignored_for)
+        last[:] = check_project(current, workers, memory, ignored_for)  # type: ignore[arg-type]
         return [result.findings for result in last]
 
     def home(_origin: int, finding: Finding) -> int | None:
@@ -285,3 +287,23 @@ def fix_all(
         )
         results.append(result)
     return results
+
+
+class _MemoryCache:
+    """The cache's interface, in memory: keyed alike, so a hit is exactly as valid."""
+
+    def __init__(self) -> None:
+        self._findings: dict[str, list[Finding]] = {}
+        self._specs: dict = {}
+
+    def get(self, entry: str) -> list[Finding] | None:
+        return self._findings.get(entry)
+
+    def put(self, entry: str, findings: list[Finding]) -> None:
+        self._findings[entry] = findings
+
+    def load_specs(self) -> dict:
+        return self._specs
+
+    def save_specs(self, specs: dict) -> None:
+        self._specs = specs
