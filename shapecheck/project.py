@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from shapecheck.analysis.facts import SeedCall
 from shapecheck.analysis.frame import Frame
 from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
 from shapecheck.analysis.values import ClassValue, Instance, Value
@@ -585,12 +586,21 @@ class _Entering:
         self.interp._depth -= 1
         if self.site is None or self.interp._depth:
             return
+        facts = self.interp.facts
         new = [
             fact
-            for items, start in zip(_fact_lists(self.interp.facts), self.before, strict=True)
+            for items, start in zip(_fact_lists(facts), self.before, strict=True)
             for fact in items[start:]
         ]
         self.interp.importer.entries.append(Entry(self.site, self.path, new, self.builds))
+        # SHP301 follows a seed's flow through the root's own syntax: a draw or a seed in
+        # another module stands, there, at the root's call that reached it.
+        for fact in new:
+            node = fact.node if isinstance(fact, SeedCall) else fact
+            if isinstance(node, cst.Call):
+                sites = facts.entered_at.setdefault(id(node), [])
+                if self.site not in sites:
+                    sites.append(self.site)
 
 
 def _fact_lists(facts: Facts) -> list[list]:

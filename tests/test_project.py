@@ -289,3 +289,98 @@ def test_diff_shows_the_fix_in_the_file_it_goes_into(tmp_path: Path) -> None:
     assert result.stdout.count("+++ b/forecast/model.py") == 1
     assert result.stdout.count("batch_first=True") == 1
     assert "+++ b/forecast/train.py" in result.stdout
+
+
+SEEDING = """\
+import random
+
+import numpy as np
+import torch
+
+
+def set_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def seed_numpy(seed):
+    np.random.seed(seed)
+"""
+
+SEED_MODEL = """\
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+
+def build():
+    return Net()
+
+
+def make_loader():
+    return DataLoader(TensorDataset(torch.zeros(100, 8)), batch_size=4, shuffle=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("train", "found"),
+    [
+        # Seeded inside an imported helper: counts.
+        ("import numpy as np\nfrom utils import set_seed\nnp.random.seed(0)\nset_seed(0)\n"
+         "net = build()\n", []),
+        # Seeded when a project module is imported.
+        ("import numpy as np\nimport seeded\nnp.random.seed(0)\nnet = build()\n", []),
+        # Imported but never called: torch stays unseeded.
+        ("import numpy as np\nimport utils\nnp.random.seed(0)\nnet = build()\n",
+         [("train.py", 3)]),
+        # The draws are in model.py, reached by the root's calls.
+        ("import numpy as np\nnp.random.seed(0)\nnet = build()\n", [("train.py", 2)]),
+        ("import numpy as np\nnp.random.seed(0)\nloader = make_loader()\n", [("train.py", 2)]),
+        # A helper seeds numpy only: reported in the helper, where the fix goes.
+        ("from utils import seed_numpy\nseed_numpy(0)\nloader = make_loader()\n",
+         [("utils.py", 14)]),
+        # The helper runs after the only draws: nothing drawn in its flow.
+        ("from utils import seed_numpy\nnet = build()\nseed_numpy(0)\n", []),
+    ],
+)  # fmt: skip
+def test_seeds_and_draws_in_imported_modules(
+    tmp_path: Path, train: str, found: list[tuple[str, int]]
+) -> None:
+    header = "import torch\nfrom model import Net, build, make_loader\n"
+    files = _write(
+        tmp_path,
+        {
+            "utils.py": SEEDING,
+            "seeded.py": "import torch\n\ntorch.manual_seed(0)\n",
+            "model.py": SEED_MODEL,
+            "train.py": header + train,
+        },
+    )
+    findings = [f for f in _check([files[-1]]) if f.code == "SHP301"]
+    offset = {"train.py": 2, "utils.py": 0}
+    assert [
+        (Path(f.filename).name, f.location.row - offset[Path(f.filename).name]) for f in findings
+    ] == found
+    for finding in findings:
+        if finding.filename.endswith("utils.py"):
+            assert f"(fed from {files[-1]}:4)" in finding.message
+        else:
+            assert "of " in finding.message and "model.py" in finding.message
+
+
+def test_a_seed_in_a_helper_of_the_same_file_takes_effect_where_it_is_called() -> None:
+    from tests.helpers import lint
+
+    source = SEEDING.replace("    torch.manual_seed(seed)\n", "") + (
+        "\n\nmodel = torch.nn.LSTM(8, 16)\nseed_numpy(1)\nlayer = torch.nn.GRU(8, 16)\n"
+    )
+    found = [(f.code, f.location.row) for f in lint(source)]
+    # set_seed is never called; seed_numpy is, and a layer is built after it.
+    assert found == [("SHP301", source.splitlines().index("    np.random.seed(seed)", 10) + 1)]
