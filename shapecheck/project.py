@@ -619,7 +619,7 @@ def analyze_root(module: cst.Module, path: Path, project: Project) -> tuple[Fact
         return Facts(), importer
 
 
-def mentions(fact: Any, node: cst.CSTNode, depth: int = 3) -> bool:
+def mentions(fact: Any, node: cst.CSTNode, depth: int = 5) -> bool:
     """Whether a fact refers to ``node``, directly or through the values it holds."""
     if fact is node:
         return True
