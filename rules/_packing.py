@@ -43,9 +43,11 @@ class Identifiers(cst.CSTVisitor):
                 self.shuffling_loaders.append(node)
 
 
-def identifiers(module: cst.Module) -> Identifiers:
+def identifiers(*modules: cst.Module) -> Identifiers:
+    """What the modules spell, together: a root and the project modules it imports."""
     found = Identifiers()
-    module.visit(found)
+    for module in modules:
+        module.visit(found)
     return found
 
 
