@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ import libcst as cst
 from shapecheck.analysis.facts import SeedCall
 from shapecheck.analysis.frame import Frame
 from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
-from shapecheck.analysis.values import ClassValue, Instance, Value
+from shapecheck.analysis.values import ClassValue, Instance, Layer, Value
 from shapecheck.files import read
 from shapecheck.positions import ModuleMaps
 
@@ -651,3 +651,47 @@ def iter_modules(importer: Importer) -> Iterable[tuple[Path, cst.Module]]:
     for path, module in importer.modules.items():
         if path != importer.root:
             yield path, module
+
+
+def defined_elsewhere(
+    facts: Facts, node: cst.CSTNode, module_index: Callable[[cst.CSTNode], int]
+) -> tuple[str, cst.CSTNode] | None:
+    """A layer or class from another module that the facts about ``node`` involve.
+
+    A finding placed in the root may still rest on another file: ``rnn(x)`` with a
+    layer that ``model.py`` builds, ``model(x, h)`` with a class it defines. The
+    layer comes first (it says most), then the class: ``("RNN built", nn.RNN(...))``.
+    """
+    layers: list[tuple[str, cst.CSTNode]] = []
+    classes: list[tuple[str, cst.CSTNode]] = []
+    for items in _fact_lists(facts):
+        for fact in items:
+            if not mentions(fact, node):
+                continue
+            for value in _values(fact, 4):
+                if isinstance(value, Layer) and module_index(value.node):
+                    layers.append((f"{value.kind} built", value.node))
+                elif (
+                    isinstance(value, Instance)
+                    and value.cls.node is not _NAMESPACE_NODE
+                    and module_index(value.cls.node)
+                ):
+                    classes.append((f"{value.cls.name} defined", value.cls.node))
+            if layers:
+                return layers[0]
+    return classes[0] if classes else None
+
+
+def _values(fact: Any, depth: int) -> Iterator[Any]:
+    """The values a fact holds, a few levels deep (never into syntax trees)."""
+    if depth < 0 or fact is None or isinstance(fact, (str, int, float, bool, cst.CSTNode)):
+        return
+    if isinstance(fact, (Layer, Instance)):
+        yield fact
+        return  # what a model holds inside is not what the fact is about
+    if isinstance(fact, (list, tuple)):
+        for item in fact:
+            yield from _values(item, depth - 1)
+    elif is_dataclass(fact):
+        for f in fields(fact):
+            yield from _values(getattr(fact, f.name), depth - 1)

@@ -384,3 +384,58 @@ def test_a_seed_in_a_helper_of_the_same_file_takes_effect_where_it_is_called() -
     found = [(f.code, f.location.row) for f in lint(source)]
     # set_seed is never called; seed_numpy is, and a layer is built after it.
     assert found == [("SHP301", source.splitlines().index("    np.random.seed(seed)", 10) + 1)]
+
+
+def _alone(path: Path) -> set[tuple[int, str]]:
+    """What the file's own text shows, its imports not followed."""
+    from shapecheck.runner import check_source
+
+    found = check_source(path.read_text(encoding="utf-8"), str(path), RULES)
+    return {(f.location.row, f.code) for f in found}
+
+
+@pytest.mark.parametrize("project", LAYOUTS, ids=lambda p: p.name)
+def test_findings_that_need_another_file_name_it(project: Path) -> None:
+    """Found only through the imports: the message says which other file is involved."""
+    files = _files(project)
+    alone = {str(p): _alone(p) for p in files}
+    names = [str(p) for p in files]
+    for finding in _check(files):
+        if (finding.location.row, finding.code) in alone[finding.filename]:
+            continue
+        others = [n for n in names if n != finding.filename and n in finding.message]
+        assert others, finding.message
+
+
+BUGGY = [p for p in LAYOUTS if not p.name.startswith("silent_")]
+
+
+def _fix_and_count(root: Path, *paths: str) -> tuple[int, list[tuple[str, str]]]:
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes",
+        "--output-format", "concise", *paths, cwd=root,
+    )  # fmt: skip
+    fixed = re.search(r"\((\d+) fixed", result.stdout)
+    remaining = []
+    for line in result.stdout.splitlines():
+        match = re.match(r"(\S+\.py):(\d+):\d+: (SHP\d+)", line)
+        if match:
+            text = (root / match.group(1)).read_text(encoding="utf-8").splitlines()
+            remaining.append(
+                (match.group(3), EXPECT.sub("", text[int(match.group(2)) - 1]).strip())
+            )
+    return (int(fixed.group(1)) if fixed else 0), sorted(remaining)
+
+
+@pytest.mark.parametrize("project", BUGGY, ids=lambda p: p.name)
+def test_fixing_a_project_fixes_what_fixing_its_twin_fixes(tmp_path: Path, project: Path) -> None:
+    import shutil
+
+    root = _copy(project, tmp_path)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(PROJECTS / "onefile" / f"{project.name}.py", twin / "script.py")
+    split = _fix_and_count(root, *(str(p.relative_to(root)) for p in _files(root)))
+    whole = _fix_and_count(twin, "script.py")
+    assert split == whole
+    assert split[0] > 0  # the fixtures all carry fixable mistakes
