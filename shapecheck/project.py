@@ -29,7 +29,7 @@ import libcst as cst
 from shapecheck.analysis.facts import SeedCall
 from shapecheck.analysis.frame import Frame
 from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
-from shapecheck.analysis.values import ClassValue, Instance, Layer, Value
+from shapecheck.analysis.values import ClassValue, Instance, Layer, Tensor, Value
 from shapecheck.files import read
 from shapecheck.positions import ModuleMaps
 
@@ -660,10 +660,12 @@ def defined_elsewhere(
 
     A finding placed in the root may still rest on another file: ``rnn(x)`` with a
     layer that ``model.py`` builds, ``model(x, h)`` with a class it defines. The
-    layer comes first (it says most), then the class: ``("RNN built", nn.RNN(...))``.
+    layer comes first (it says most), then the class, then the call that made a
+    tensor there (``self.fc(out)`` in ``model.py``): ``("RNN built", nn.RNN(...))``.
     """
     layers: list[tuple[str, cst.CSTNode]] = []
     classes: list[tuple[str, cst.CSTNode]] = []
+    tensors: list[tuple[str, cst.CSTNode]] = []
     for items in _fact_lists(facts):
         for fact in items:
             if not mentions(fact, node):
@@ -677,16 +679,22 @@ def defined_elsewhere(
                     and module_index(value.cls.node)
                 ):
                     classes.append((f"{value.cls.name} defined", value.cls.node))
+                elif isinstance(value, Tensor):
+                    source = value.source.layer if value.source is not None else None
+                    if source is not None and module_index(source.node):
+                        layers.append((f"{source.kind} built", source.node))
+                    elif value.origin is not None and module_index(value.origin):
+                        tensors.append(("tensor made", value.origin))
             if layers:
                 return layers[0]
-    return classes[0] if classes else None
+    return (classes or tensors or [None])[0]
 
 
 def _values(fact: Any, depth: int) -> Iterator[Any]:
     """The values a fact holds, a few levels deep (never into syntax trees)."""
     if depth < 0 or fact is None or isinstance(fact, (str, int, float, bool, cst.CSTNode)):
         return
-    if isinstance(fact, (Layer, Instance)):
+    if isinstance(fact, (Layer, Instance, Tensor)):
         yield fact
         return  # what a model holds inside is not what the fact is about
     if isinstance(fact, (list, tuple)):
