@@ -87,7 +87,9 @@ def check_project(
             works.append(work)
         elif progress is not None:
             progress.advance()
-    for index, findings in _run(works, project, workers, progress):
+    # Texts not on disk travel to the workers, cached roots' too: others import them.
+    unsaved = {absolute(job.path): job.text for job in jobs if job.stdin}
+    for index, findings in _run(works, project, workers, progress, unsaved):
         raw[index] = findings
         entry = keys[index]
         if cache is not None and entry is not None:
@@ -106,7 +108,13 @@ def _project(jobs: Sequence[Job]) -> Project:
     return Project(overlay=overlay, names=names)
 
 
-def _run(works: list[_Work], project: Project, workers: int, progress: Progress | None):
+def _run(
+    works: list[_Work],
+    project: Project,
+    workers: int,
+    progress: Progress | None,
+    unsaved: dict[Path, str],
+):
     if workers <= 1 or len(works) < MIN_PARALLEL:
         for work in works:
             yield work.index, _check(work, project)
@@ -121,8 +129,7 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        # Workers read imported files from disk; only a buffer from stdin travels.
-        unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}
+        # Workers read imported files from disk; only texts that are not there travel.
         names = dict(project.names())
         futures = [pool.submit(_check_batch, batch, unsaved, names) for batch in batches]
         for future in as_completed(futures):
@@ -264,7 +271,12 @@ def fix_all(
     memory = _MemoryCache()
 
     def lint(texts: list[str]) -> list[list[Finding]]:
-        current = [replace(job, text=text) for job, text in zip(jobs, texts, strict=True)]
+        # A text a pass changed is not on disk: it must travel to the workers, whose
+        # other roots read the files they import from disk.
+        current = [
+            replace(job, text=text, stdin=job.stdin or text != job.text)
+            for job, text in zip(jobs, texts, strict=True)
+        ]
         last[:] = check_project(current, workers, memory, ignored_for)  # type: ignore[arg-type]
         return [result.findings for result in last]
 

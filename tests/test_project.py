@@ -439,3 +439,23 @@ def test_fixing_a_project_fixes_what_fixing_its_twin_fixes(tmp_path: Path, proje
     whole = _fix_and_count(twin, "script.py")
     assert split == whole
     assert split[0] > 0  # the fixtures all carry fixable mistakes
+
+
+def test_fixing_with_workers_matches_one_job(tmp_path: Path) -> None:
+    """Workers must see the texts a pass changed, not the files still on disk."""
+    import shutil
+
+    outputs = []
+    trees = []
+    for jobs in ("1", "2"):
+        root = tmp_path / f"j{jobs}"
+        shutil.copytree(PROJECTS, root)
+        result = run_cli(
+            "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes", "-j", jobs,
+            "--output-format", "concise", ".", cwd=root,
+        )  # fmt: skip
+        outputs.append(result.stdout)
+        trees.append({str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.py"))})
+    assert outputs[0] == outputs[1]
+    assert trees[0] == trees[1]
+    assert "[*]" not in outputs[1]  # nothing fixable is left over from a stale view
