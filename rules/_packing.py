@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from shapecheck.analysis.packing import PackCall, PadCall
 from shapecheck.analysis.shapes import Role
 from shapecheck.analysis.values import Tensor
+from shapecheck.positions import walk
 from shapecheck.rule import RuleContext, unique
 
 
@@ -18,37 +20,37 @@ def pack_calls(ctx: RuleContext, function: str | None = None) -> Iterator[PackCa
     yield from unique(calls, key=lambda c: id(c.node))
 
 
-class Identifiers(cst.CSTVisitor):
+@dataclass
+class Identifiers:
     """Every name and attribute spelled in a module, and the DataLoaders that shuffle."""
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-        self.shuffling_loaders: list[cst.Call] = []
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        if name != "DataLoader":
-            return
-        for arg in node.args:
-            if (
-                arg.keyword is not None
-                and arg.keyword.value == "shuffle"
-                and isinstance(arg.value, cst.Name)
-                and arg.value.value == "True"
-            ):
-                self.shuffling_loaders.append(node)
+    names: set[str] = field(default_factory=set)
+    shuffling_loaders: list[cst.Call] = field(default_factory=list)
 
 
 def identifiers(*modules: cst.Module) -> Identifiers:
     """What the modules spell, together: a root and the project modules it imports."""
+    # A field walk: a libcst visitor rebuilds every node it passes, about a parse's cost.
     found = Identifiers()
     for module in modules:
-        module.visit(found)
+        for node in walk(module):
+            if isinstance(node, cst.Name):
+                found.names.add(node.value)
+            elif isinstance(node, cst.Call) and _shuffling_loader(node):
+                found.shuffling_loaders.append(node)
     return found
+
+
+def _shuffling_loader(call: cst.Call) -> bool:
+    func = call.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return name == "DataLoader" and any(
+        arg.keyword is not None
+        and arg.keyword.value == "shuffle"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True"
+        for arg in call.args
+    )
 
 
 def unpacked_layout(batch_first: bool) -> tuple[Role, Role]:

@@ -9,7 +9,11 @@ import libcst as cst
 from shapecheck.analysis.facts import ForwardCall
 from shapecheck.analysis.gradient_use import GradientUses, GraphUse
 from shapecheck.finding import Applicability, Severity
+from shapecheck.positions import walk
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
+
+# The module's forward calls by the id of their call node.
+Forwards = dict[int, list[ForwardCall]]
 
 
 class EvalWithoutNoGrad(Rule):
@@ -77,6 +81,9 @@ Outputs then stop requiring grad, so the fix is never applied without
             # `parameters()`) make the model graph-free: nothing to waste.
             return
         uses = GradientUses(ctx.module, ctx.maps)
+        forwards: Forwards = {}
+        for f in ctx.facts.forward_calls:
+            forwards.setdefault(id(f.node), []).append(f)
         for call in candidates:
             if uses.in_grad_context(call.node) or uses.forward_output(call.node) is not (
                 GraphUse.DIES
@@ -92,7 +99,7 @@ Outputs then stop requiring grad, so the fix is never applied without
                 node=call.node,
                 message=message,
                 help="Wrap the evaluation in `with torch.no_grad():`",
-                fix=_wrap_in_no_grad(ctx, uses, call),
+                fix=_wrap_in_no_grad(ctx, uses, call, forwards),
                 evidence={
                     "model": model,
                     "eval_line": ctx.line(call.eval_at),
@@ -101,14 +108,16 @@ Outputs then stop requiring grad, so the fix is never applied without
             )
 
 
-def _wrap_in_no_grad(ctx: RuleContext, uses: GradientUses, call: ForwardCall) -> FixSpec | None:
+def _wrap_in_no_grad(
+    ctx: RuleContext, uses: GradientUses, call: ForwardCall, forwards: Forwards
+) -> FixSpec | None:
     torch = ctx.facts.torch_alias
     statement = _block_statement(ctx, call.node)
-    if torch is None or statement is None or _trains(ctx, uses, statement, call):
+    if torch is None or statement is None or _trains(uses, statement, call, forwards):
         return None
     # Climb to the widest enclosing loop or block that still holds no training step.
     while (outer := _block_statement(ctx, ctx.parent(statement))) is not None and not _trains(
-        ctx, uses, outer, call
+        uses, outer, call, forwards
     ):
         statement = outer
     no_grad = cst.Call(cst.Attribute(cst.Name(torch), cst.Name("no_grad")))
@@ -143,7 +152,7 @@ def _block_statement(ctx: RuleContext, node: cst.CSTNode | None) -> cst.BaseStat
 
 
 def _trains(
-    ctx: RuleContext, uses: GradientUses, statement: cst.CSTNode, call: ForwardCall
+    uses: GradientUses, statement: cst.CSTNode, call: ForwardCall, forwards: Forwards
 ) -> bool:
     """Whether wrapping ``statement`` could take a graph from code that needs one.
 
@@ -153,11 +162,11 @@ def _trains(
     """
     if uses.block_has_gradient_use(statement):
         return True
+    # The forward calls inside the statement, found by walking it: a scan of every
+    # forward call of the module per finding would make a long script quadratic.
+    inside = (f for node in walk(statement) for f in forwards.get(id(node), ()))
     return any(
-        ctx.contains(statement, f.node)
-        and (
-            (f.mode_key == call.mode_key and f.eval_at is None)
-            or (f.node is not call.node and uses.forward_output(f.node) is not GraphUse.DIES)
-        )
-        for f in ctx.facts.forward_calls
+        (f.mode_key == call.mode_key and f.eval_at is None)
+        or (f.node is not call.node and uses.forward_output(f.node) is not GraphUse.DIES)
+        for f in inside
     )

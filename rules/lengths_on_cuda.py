@@ -8,6 +8,7 @@ import libcst as cst
 
 from shapecheck.analysis.values import Device, Opaque, Tensor
 from shapecheck.finding import Applicability, Severity
+from shapecheck.positions import walk
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
 from ._edits import with_method
@@ -123,32 +124,26 @@ def _is_cpu(value: cst.BaseExpression) -> bool:
     return isinstance(value, cst.SimpleString) and value.evaluated_value == "cpu"
 
 
-class _CpuNames(cst.CSTVisitor):
+def _cpu_names(module: cst.Module) -> set[str]:
     """Names whose every assignment in the module is the CPU device."""
-
-    def __init__(self) -> None:
-        self.cpu: set[str] = set()
-        self.other: set[str] = set()
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                name = target.target.value
-                (self.cpu if _is_cpu(node.value) else self.other).add(name)
+    cpu: set[str] = set()
+    other: set[str] = set()
+    for node in walk(module):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    (cpu if _is_cpu(node.value) else other).add(target.target.value)
+    return cpu - other
 
 
 def _moved_by(ctx: RuleContext, node: cst.BaseExpression, call: cst.Call) -> str | None:
     """How the lengths were moved, from the code: in the call, or where the name was set."""
-    names = _CpuNames()
-    ctx.module.visit(names)
-    cpu = names.cpu - names.other
+    cpu = _cpu_names(ctx.module)
     if _moves(node, cpu):
         return "moved to the GPU in the call"
     if not isinstance(node, cst.Name):
         return None
-    anywhere = _Assignments(node.value, nested=True)
-    ctx.module.visit(anywhere)
-    if not any(_moves(value, cpu) for value in anywhere.values):
+    if not any(_moves(value, cpu) for value in _assignments(ctx.module, node.value)):
         return None  # no assignment moves it: no positions needed to know which is last
     assigned = _last_assignment(ctx, node.value, call)
     if assigned is not None and _moves(assigned, cpu):
@@ -163,35 +158,41 @@ def _last_assignment(ctx: RuleContext, name: str, call: cst.Call) -> cst.BaseExp
         scope = ctx.parent(scope)
     if scope is None:
         return None
-    finder = _Assignments(name)
-    (scope.body if isinstance(scope, cst.FunctionDef) else scope).visit(finder)
+    body = scope.body if isinstance(scope, cst.FunctionDef) else scope
+    values = _assignments(body, name, prune=(cst.FunctionDef,))
     line = ctx.line(call)
-    before = [value for value in finder.values if ctx.line(value) <= line]
+    before = [value for value in values if ctx.line(value) <= line]
     return before[-1] if before else None
 
 
-class _Assignments(cst.CSTVisitor):
-    """Values assigned to one name, in order: ``n = v`` and ``a, n = u, v``."""
+def _assignments(
+    root: cst.CSTNode, name: str, prune: tuple[type[cst.CSTNode], ...] = ()
+) -> list[cst.BaseExpression]:
+    """Values assigned to ``name`` under ``root``, in order: ``n = v`` and ``a, n = u, v``.
 
-    def __init__(self, name: str, nested: bool = False) -> None:
-        self.name = name
-        self.nested = nested  # also look inside nested functions
-        self.values: list[cst.BaseExpression] = []
+    A field walk (a libcst visitor rebuilds every node it passes, about a parse's cost);
+    ``prune`` leaves out the bodies of nested functions.
+    """
+    values: list[cst.BaseExpression] = []
+    for node in walk(root, prune):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                _match(target.target, node.value, name, values)
+    return values
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return self.nested
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._match(target.target, node.value)
-
-    def _match(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name) and target.value == self.name:
-            self.values.append(value)
-        elif (
-            isinstance(target, (cst.Tuple, cst.List))
-            and isinstance(value, (cst.Tuple, cst.List))
-            and len(target.elements) == len(value.elements)
-        ):
-            for t, v in zip(target.elements, value.elements, strict=True):
-                self._match(t.value, v.value)
+def _match(
+    target: cst.BaseExpression,
+    value: cst.BaseExpression,
+    name: str,
+    values: list[cst.BaseExpression],
+) -> None:
+    if isinstance(target, cst.Name) and target.value == name:
+        values.append(value)
+    elif (
+        isinstance(target, (cst.Tuple, cst.List))
+        and isinstance(value, (cst.Tuple, cst.List))
+        and len(target.elements) == len(value.elements)
+    ):
+        for t, v in zip(target.elements, value.elements, strict=True):
+            _match(t.value, v.value, name, values)

@@ -16,6 +16,7 @@ Parents come from a walk over each node's fields, which visits the same children
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import typing
@@ -124,35 +125,192 @@ class _SpanState(CodegenState):
 
 
 class Positions:
-    """PositionProvider's ranges for one module, computed in one pass on first use."""
+    """PositionProvider's ranges for one module.
 
-    def __init__(self, module: cst.Module) -> None:
-        state = _SpanState(module.default_indent, module.default_newline)
-        module._codegen(state)
-        self._spans = state.spans
-        self._rows = state.rows
+    Without the module's source text, one code-generation pass over the module computes
+    them all on first use. With the text (and the parent map), they are computed per
+    statement: a node's range comes from generating only the innermost statement that
+    holds it, started at that statement's row in the text and at its block's
+    indentation. Rows come from :mod:`ast`, whose C parser costs a fraction of a
+    code-generation pass, matched statement by statement. The generated code must equal
+    the text at that row, which makes the ranges the whole pass's exactly; anything else
+    (a node outside every statement, a layout node, a block whose statements do not
+    match) falls back to the whole pass. A file with one finding then pays for a few
+    lines, not for the file.
+    """
+
+    def __init__(
+        self,
+        module: cst.Module,
+        text: str | None = None,
+        parents: dict[cst.CSTNode, cst.CSTNode] | None = None,
+    ) -> None:
+        self._module = module
+        self._text = text or ""
+        self._parents = parents or {}
+        self._spans: dict[cst.CSTNode, Span] = {}
+        self._rows: dict[cst.CSTNode, int] = {}
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
+        self._whole = False
+        self._starts: dict[cst.CSTNode, int] | None = None  # statement -> first row
+        self._line_offsets: list[int] = []
+        if text is None or parents is None:
+            self._generate_whole()
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self._ranges.get(node)
         if found is None:
-            a, b, c, d = self._spans[node]
+            a, b, c, d = self.span(node)
             found = self._ranges[node] = CodeRange(CodePosition(a, b), CodePosition(c, d))
         return found
 
     def __contains__(self, node: object) -> bool:
+        if node not in self._spans and not self._whole:
+            self._generate_for(node)  # type: ignore[arg-type]
         return node in self._spans
 
     def __len__(self) -> int:
+        self._generate_whole()
         return len(self._spans)
 
     def first_row(self, statement: cst.BaseStatement) -> int:
         """The row where the statement's own lines start: its leading comments included."""
+        if statement not in self._rows and not self._whole:
+            self._generate_for(statement)
         return self._rows[statement]
 
     def span(self, node: cst.CSTNode) -> Span:
         """The range as plain integers: (start line, start column, end line, end column)."""
-        return self._spans[node]
+        found = self._spans.get(node)
+        if found is None and not self._whole:
+            self._generate_for(node)
+            found = self._spans.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    # ------------------------------------------------------------ generation
+
+    def _generate_whole(self) -> None:
+        if self._whole:
+            return
+        module = self._module
+        state = _SpanState(module.default_indent, module.default_newline)
+        module._codegen(state)
+        self._spans, self._rows, self._whole = state.spans, state.rows, True
+
+    def _generate_for(self, node: cst.CSTNode) -> None:
+        """Generate the innermost statement with a known row that holds ``node``."""
+        starts = self._first_rows()
+        parents = self._parents
+        statement: cst.CSTNode | None = node
+        while statement is not None and statement not in starts:
+            statement = parents.get(statement)
+        if (
+            statement is None
+            or statement in self._rows  # generated already, and ``node`` was not in it
+            or not self._generate(statement, starts[statement])
+        ):
+            self._generate_whole()
+
+    def _generate(self, statement: cst.CSTNode, row: int) -> bool:
+        """Generate ``statement`` from ``row``; False when its code is not the text's there."""
+        module = self._module
+        state = _SpanState(module.default_indent, module.default_newline)
+        state.line = row
+        state.indent_tokens = self._indentation(statement)
+        statement._codegen(state)
+        offsets = self._line_offsets
+        if row > len(offsets) or not self._text.startswith("".join(state.tokens), offsets[row - 1]):
+            return False
+        self._spans.update(state.spans)
+        self._rows.update(state.rows)
+        return True
+
+    def _indentation(self, statement: cst.CSTNode) -> list[str]:
+        """The indent tokens of the blocks around ``statement``, outermost first."""
+        tokens: list[str] = []
+        parent = self._parents.get(statement)
+        while parent is not None:
+            if isinstance(parent, cst.IndentedBlock):
+                tokens.append(
+                    parent.indent if parent.indent is not None else self._module.default_indent
+                )
+            parent = self._parents.get(parent)
+        tokens.reverse()
+        return tokens
+
+    def _first_rows(self) -> dict[cst.CSTNode, int]:
+        if self._starts is None:
+            self._starts = {}
+            try:
+                body = ast.parse(self._text).body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                body = None
+            if body is not None:
+                _match_block(self._module.body, body, self._starts)
+            self._line_offsets = [0, *(m.end() for m in _NEWLINE.finditer(self._text))]
+        return self._starts
+
+
+def _match_block(
+    statements: typing.Sequence[cst.BaseStatement],
+    nodes: list[ast.stmt],
+    rows: dict[cst.CSTNode, int],
+) -> None:
+    """Record each statement's first row (its leading comments included) from ``nodes``,
+    the same block's :mod:`ast` statements, then descend into the blocks that match.
+
+    Every small statement of a line is one ``ast`` statement and every compound
+    statement is one. A block whose counts differ gets no rows at all.
+    """
+    found: dict[cst.CSTNode, int] = {}
+    compound: list[tuple[cst.BaseStatement, ast.stmt]] = []
+    index = 0
+    for statement in statements:
+        if index >= len(nodes):
+            return
+        node = nodes[index]
+        line, leading = node.lineno, len(statement.leading_lines)
+        if isinstance(statement, cst.SimpleStatementLine):
+            index += len(statement.body)
+        else:
+            index += 1
+            compound.append((statement, node))
+            decorators = getattr(statement, "decorators", ())
+            decorated = getattr(node, "decorator_list", ())
+            if decorators and decorated:
+                line = decorated[0].lineno
+                leading += len(decorators[0].leading_lines)
+        found[statement] = line - leading
+    if index != len(nodes):
+        return
+    rows.update(found)
+    for statement, node in compound:
+        for inner, inner_nodes in _blocks(statement, node):
+            _match_block(inner, inner_nodes, rows)
+
+
+def _blocks(
+    statement: cst.BaseStatement, node: ast.stmt
+) -> Iterator[tuple[typing.Sequence[cst.BaseStatement], list[ast.stmt]]]:
+    """The indented blocks of a compound statement, paired with its ``ast`` node's.
+
+    Definitions and loops, where findings are; other statements are generated whole.
+    """
+    body = getattr(statement, "body", None)
+    if not isinstance(body, cst.IndentedBlock):
+        return
+    pairs = (
+        (cst.FunctionDef, (ast.FunctionDef, ast.AsyncFunctionDef)),
+        (cst.ClassDef, ast.ClassDef),
+        (cst.For, (ast.For, ast.AsyncFor)),
+        (cst.While, ast.While),
+        (cst.With, (ast.With, ast.AsyncWith)),
+        (cst.If, ast.If),
+    )
+    if any(isinstance(statement, a) and isinstance(node, b) for a, b in pairs):
+        yield body.body, node.body  # type: ignore[attr-defined]
 
 
 # Layout nodes: whitespace, comments, newlines. Analyses climb and walk code, never
@@ -235,14 +393,18 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
-def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def walk(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
     """Every code node under ``root``, pre-order and iteratively (deep nesting must not
-    overflow the stack), with the statements in source order; no layout nodes."""
+    overflow the stack), with the statements in source order; no layout nodes.
+
+    Nodes of a ``prune`` type below the root are yielded, but not entered.
+    """
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed(children(node)))
+        if node is root or not prune or not isinstance(node, prune):
+            stack.extend(reversed(children(node)))
 
 
 class ModuleMaps:
@@ -255,11 +417,18 @@ class ModuleMaps:
     def __init__(self) -> None:
         self._positions: dict[cst.Module, Positions] = {}
         self._parents: dict[cst.Module, dict[cst.CSTNode, cst.CSTNode]] = {}
+        self._texts: dict[cst.Module, str] = {}
+
+    def add_text(self, module: cst.Module, text: str) -> None:
+        """The text ``module`` was parsed from: positions are then computed per statement."""
+        self._texts[module] = text
 
     def positions(self, module: cst.Module) -> Positions:
         found = self._positions.get(module)
         if found is None:
-            found = self._positions[module] = Positions(module)
+            text = self._texts.get(module)
+            parents = self.parents(module) if text is not None else None
+            found = self._positions[module] = Positions(module, text, parents)
         return found
 
     def parents(self, module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:

@@ -160,9 +160,12 @@ class Project:
         if path not in self._modules:
             text = self.text(path)
             try:
-                self._modules[path] = cst.parse_module(text) if text is not None else None
+                module = cst.parse_module(text) if text is not None else None
             except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
-                self._modules[path] = None
+                module = None
+            if module is not None and text is not None:
+                self.maps.add_text(module, text)
+            self._modules[path] = module
         return self._modules[path]
 
     def adopt(self, path: Path, module: cst.Module) -> None:
@@ -534,8 +537,8 @@ def _holder(name: str, attr: str, value: Value) -> Instance:
 class ProjectInterpreter(Interpreter):
     """The interpreter, following project imports and noting where the root entered them."""
 
-    def __init__(self, module: cst.Module, importer: Importer) -> None:
-        super().__init__(module, importer=importer)
+    def __init__(self, module: cst.Module, importer: Importer, source: str | None = None) -> None:
+        super().__init__(module, source, importer=importer)
         self.importer = importer
         importer.owners[id(self.globals)] = importer.root
         importer.modules[importer.root] = module
@@ -607,14 +610,19 @@ def _fact_lists(facts: Facts) -> list[list]:
     return [value for f in fields(facts) if isinstance(value := getattr(facts, f.name), list)]
 
 
-def analyze_root(module: cst.Module, path: Path, project: Project) -> tuple[Facts, Importer]:
-    """Facts for a root with its project imports followed; silence if too deep to interpret."""
+def analyze_root(
+    module: cst.Module, path: Path, project: Project, source: str | None = None
+) -> tuple[Facts, Importer]:
+    """Facts for a root with its project imports followed; silence if too deep to interpret.
+
+    ``source`` is the root's text, when the caller has it (it saves a code-generation pass).
+    """
     from shapecheck.analysis.facts import Facts
 
     project.adopt(path, module)
     importer = Importer(project, path)
     try:
-        return ProjectInterpreter(module, importer).run(), importer
+        return ProjectInterpreter(module, importer, source).run(), importer
     except RecursionError:
         return Facts(), importer
 

@@ -16,6 +16,7 @@ from shapecheck.analysis import analyze
 from shapecheck.analysis.imports import bind_import
 from shapecheck.diagnostics import ANALYSIS_INCOMPLETE, INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.finding import Edit, Finding, Fix, Location, Severity
+from shapecheck.positions import ModuleMaps
 from shapecheck.project import (
     Importer,
     Project,
@@ -63,16 +64,18 @@ def check_source(
         return [diagnostic(SYNTAX_ERROR, path, message, error.raw_line, error.raw_column + 1)]
     except (RecursionError, MemoryError, ValueError) as error:
         return [diagnostic(SYNTAX_ERROR, path, f"cannot parse: {error}")]
+    maps = imports.project.maps if imports is not None else ModuleMaps()
+    maps.add_text(module, text)  # positions per statement, for the files with findings
     importer = None
     try:
         if imports is None:
             facts = analyze(module, text)
         else:
             try:
-                facts, importer = analyze_root(module, imports.path, imports.project)
+                facts, importer = analyze_root(module, imports.path, imports.project, text)
             except Exception:
                 # Following imports must never cost a file its own findings.
-                facts, importer = analyze(module), None
+                facts, importer = analyze(module, text), None
     except Exception as error:
         return [
             diagnostic(
@@ -88,7 +91,6 @@ def check_source(
             if other != imports.path:
                 files.append(imports.project.name(other))
                 others.append(other_module)
-    maps = imports.project.maps if imports is not None else None
     ctx = RuleContext(module, facts, others, maps)
     findings: list[Finding] = []
     for rule in rules:

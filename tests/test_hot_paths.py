@@ -18,7 +18,10 @@ SOURCES = sorted(FIXTURES.rglob("*.py"))
 
 def _node_edits():
     for path in SOURCES:
-        module = cst.parse_module(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if "# expect:" not in text:
+            continue  # a fixture that must stay silent has no fix to render
+        module = cst.parse_module(text)
         ctx = RuleContext(module, analyze(module))
         for rule in all_rules():
             for report in rule().check(ctx):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 import pytest
@@ -27,7 +29,7 @@ def _torch_sources() -> list[Path]:
     return [path for path in (modules / "rnn.py", modules / "module.py") if path.is_file()]
 
 
-def _compare(text: str) -> int:
+def _compare(text: str, per_statement: bool = True) -> int:
     module = cst.parse_module(text)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     expected = wrapper.resolve(PositionProvider)
@@ -42,7 +44,38 @@ def _compare(text: str) -> int:
         if type(node) not in LAYOUT
     }
     assert parents(module) == code_parents
+    if per_statement:
+        _compare_per_statement(module, text, expected)
     return len(expected)
+
+
+def _compare_per_statement(
+    module: cst.Module, text: str, expected: Mapping[cst.CSTNode, Any]
+) -> None:
+    """Positions computed statement by statement, in any order, are the same ranges.
+
+    Deepest nodes first generates the innermost statements alone before the blocks
+    around them; the reverse order generates the last top-level statement first.
+    """
+    parent_of = parents(module)
+
+    def depth(node: cst.CSTNode) -> int:
+        found = 0
+        while node in parent_of:
+            node, found = parent_of[node], found + 1
+        return found
+
+    code = [node for node in expected if type(node) not in LAYOUT and node is not module]
+    deepest_first = sorted(code, key=depth, reverse=True)
+    for order in (deepest_first, code[::-1]):
+        ours = Positions(module, text, parent_of)
+        for node in order:
+            assert ours[node] == expected[node], (type(node).__name__, expected[node])
+        # Only a file without a final newline, whose last line libcst trims, may need
+        # the whole module's pass; elsewhere every code node is found statement by
+        # statement.
+        if module.has_trailing_newline:
+            assert not ours._whole
 
 
 @pytest.mark.parametrize(
@@ -52,11 +85,14 @@ def test_same_as_libcst_on_fixtures(path: Path) -> None:
     assert _compare(path.read_text(encoding="utf-8")) > 0
 
 
-def test_same_as_libcst_on_torch_sources() -> None:
-    sources = _torch_sources()
-    if not sources:
+@pytest.mark.parametrize("name", ["rnn.py", "module.py"])
+def test_same_as_libcst_on_torch_sources(name: str) -> None:
+    source = next((p for p in _torch_sources() if p.name == name), None)
+    if source is None:
         pytest.skip("torch is not installed")
-    assert sum(_compare(p.read_text(encoding="utf-8")) for p in sources) > 20_000
+    # Statement by statement on the recurrent layers only: the fixtures and the edge
+    # cases cover the rest, and the suite has a time budget.
+    assert _compare(source.read_text(encoding="utf-8"), per_statement=name == "rnn.py") > 8_000
 
 
 @pytest.mark.parametrize(
@@ -72,6 +108,13 @@ def test_same_as_libcst_on_torch_sources() -> None:
         "@dec\nclass A(B, metaclass=M):\n    def f(self, *a, **k) -> int: return 1\n",
         "with (a as b, c):\n    y = [i async for i in z]\n",
         "f'{x!r:>{w}}'\n",
+        # Statement by statement: nested blocks, their comments and indentation.
+        "class A:\n    # c\n    @d\n    # e\n    @f\n    def g(self):\n        x = 1; y = 2\n\n"
+        "        return x\n",
+        "def f():\n  if a:\n    b()\n  elif c:\n    d()\n  else:\n    for i in x:\n      pass\n",
+        "async def f():\r\n    async with a:\r\n        await b\r\n    async for i in c:\r\n"
+        "        pass\r\n",
+        "while x:\n    y = '''a\nb'''; z = (1,\n 2)\n    # trailing\n# dedented\nw = 1\n",
     ],
 )
 def test_same_as_libcst_on_edge_cases(text: str) -> None:

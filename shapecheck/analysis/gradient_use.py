@@ -5,7 +5,7 @@ everything computed from it, dies (``.item()``, ``print``, a comparison, a disca
 value) without reaching ``.backward()``, ``torch.autograd.grad``, ``torch.func``, a
 ``requires_grad`` check or a caller. The walk follows names through assignments,
 unpacking, loops, containers that collect them and calls that derive a new value, with
-libcst's scope analysis keyed on the forward call's own function. Whatever it cannot
+libcst's scope analysis of the forward call's own function. Whatever it cannot
 follow (an attribute store, a closure, a ``return``, a global read elsewhere) makes the
 answer :attr:`GraphUse.UNKNOWN`, and the rule stays silent.
 
@@ -17,14 +17,15 @@ deliberate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import ComprehensionScope, MetadataWrapper, Scope, ScopeProvider
+from libcst.metadata import ComprehensionScope, Scope
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
+from shapecheck.analysis.scopes import resolve_scopes
 from shapecheck.positions import ModuleMaps, Positions, walk
 
 
@@ -146,8 +147,13 @@ class GradientUses:
         # code-generation pass) are computed only if source order must decide.
         self._maps = maps if maps is not None else ModuleMaps()
         self._parents = self._maps.parents(module)
-        # Scope analysis costs several parses of the module: only a def-use walk pays.
-        self._scope_map: Any = None
+        # Scope analysis costs several parses of what it reads: only a def-use walk pays,
+        # for its own function.
+        self._scope_maps: dict[cst.FunctionDef | None, Mapping[cst.CSTNode, Scope]] = {}
+        # Per function or module: each body statement's index, and the first statement
+        # that sets the grad mode.
+        self._body_index: dict[cst.CSTNode, dict[int, int]] = {}
+        self._first_grad_mode: dict[cst.CSTNode, int | None] = {}
         self._aliases = _aliases(module)
         self._module = module
         # Names of the module's own functions whose bodies work with gradients.
@@ -200,13 +206,21 @@ class GradientUses:
         walk = _Walk(self, self._function_of(call))
         return walk.run(call)
 
-    @property
-    def _scopes(self) -> Any:
-        """ScopeProvider's scopes, resolved on the first walk that needs them."""
-        if self._scope_map is None:
-            wrapper = MetadataWrapper(self._module, unsafe_skip_copy=True)
-            self._scope_map = wrapper.resolve(ScopeProvider)
-        return self._scope_map
+    def scopes_for(self, function: cst.FunctionDef | None) -> Mapping[cst.CSTNode, Scope]:
+        """ScopeProvider's scopes for the nodes of ``function``, or of the module (None).
+
+        The walk never leaves its forward call's own function, and what scope analysis
+        says about that function's nodes does not depend on the code around it: a name
+        the function binds is local to it (or declared global or nonlocal, which the
+        walk gives up on either way), and a name it only reads resolves outside it,
+        where the walk gives up too. So a function is resolved alone, wrapped in a
+        module of its own (the same node objects), at a fraction of the module's cost.
+        """
+        found = self._scope_maps.get(function)
+        if found is None:
+            root = self._module if function is None else cst.Module(body=[function])
+            found = self._scope_maps[function] = resolve_scopes(root)
+        return found
 
     def block_has_gradient_use(self, block: cst.CSTNode) -> bool:
         """Whether ``block`` differentiates anything, itself or through a local function."""
@@ -223,20 +237,28 @@ class GradientUses:
         return None
 
     def _sets_grad_mode(self, scope: cst.CSTNode, node: cst.CSTNode) -> bool:
-        """A ``torch.set_grad_enabled(...)`` statement in ``scope``'s own body before ``node``."""
-        body = scope.body if isinstance(scope, cst.Module) else scope.body.body
-        for statement in _own_statements(body):
-            if statement is node or _contains_node(self, statement, node):
-                return False
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    if (
-                        isinstance(small, cst.Expr)
-                        and isinstance(small.value, cst.Call)
-                        and _last_name(small.value.func) == "set_grad_enabled"
-                    ):
-                        return True
-        return False
+        """A ``torch.set_grad_enabled(...)`` statement in ``scope``'s own body before ``node``.
+
+        Each scope's body is read once: where its first such statement is, and where each
+        statement is, so that a module with many forward calls is not scanned per call.
+        """
+        if scope not in self._body_index:
+            body = list(
+                _own_statements(scope.body if isinstance(scope, cst.Module) else scope.body.body)
+            )
+            self._body_index[scope] = {id(statement): i for i, statement in enumerate(body)}
+            self._first_grad_mode[scope] = next(
+                (i for i, statement in enumerate(body) if _is_set_grad_enabled(statement)), None
+            )
+        first = self._first_grad_mode[scope]
+        if first is None:
+            return False
+        holder = scope if isinstance(scope, cst.Module) else scope.body
+        statement: cst.CSTNode | None = node
+        while statement is not None and self._parents.get(statement) is not holder:
+            statement = self._parents.get(statement)
+        index = self._body_index[scope].get(id(statement), len(self._body_index[scope]))
+        return first < index
 
     def qualified(self, func: cst.BaseExpression) -> str | None:
         name = dotted(func)
@@ -323,9 +345,10 @@ class _Walk:
         self.steps = 0
         self.seen: set[int] = set()
         self.declared = _declared_elsewhere(function)
+        self.scopes = uses.scopes_for(function)
 
     def run(self, call: cst.Call) -> GraphUse:
-        scope = self.uses._scopes.get(call)
+        scope = self.scopes.get(call)
         if scope is None:
             return GraphUse.UNKNOWN
         self.home = _flow_scope(scope)
@@ -493,7 +516,7 @@ class _Walk:
         """
         if not isinstance(container, cst.Name):
             return GraphUse.UNKNOWN
-        scope = self.uses._scopes.get(container)
+        scope = self.scopes.get(container)
         if scope is None:
             return GraphUse.UNKNOWN
         assignments = scope.assignments[container.value]
@@ -517,7 +540,7 @@ class _Walk:
 
     def _follow_name(self, name: cst.Name, work: list[cst.CSTNode]) -> GraphUse | None:
         """Queue the reads of ``name`` that this assignment reaches."""
-        scope = self.uses._scopes.get(name)
+        scope = self.scopes.get(name)
         if scope is None:
             return GraphUse.UNKNOWN
         if _flow_scope(scope) is not self.home or name.value in self.declared:
@@ -664,6 +687,16 @@ def _aliases(module: cst.Module) -> dict[str, str]:
 
 def _own_statements(body: Any) -> Iterator[cst.BaseStatement]:
     yield from body
+
+
+def _is_set_grad_enabled(statement: cst.CSTNode) -> bool:
+    """``torch.set_grad_enabled(...)`` as a statement of its own."""
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and _last_name(small.value.func) == "set_grad_enabled"
+        for small in statement.body
+    )
 
 
 def _contains_node(uses: GradientUses, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
