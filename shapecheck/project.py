@@ -323,6 +323,7 @@ class Importer:
         self.modules: dict[Path, cst.Module] = {}
         self.owners: dict[int, Path] = {}  # id(globals frame) -> its file
         self.entries: list[Entry] = []
+        self.involved: _Involved | None = None  # built on the first finding that asks
 
     def bind(self, interp: ProjectInterpreter, stmt: cst.Import | cst.ImportFrom, frame: Frame):
         """The local names a project-local import binds, each to the module's value."""
@@ -662,7 +663,10 @@ def iter_modules(importer: Importer) -> Iterable[tuple[Path, cst.Module]]:
 
 
 def defined_elsewhere(
-    facts: Facts, node: cst.CSTNode, module_index: Callable[[cst.CSTNode], int]
+    importer: Importer,
+    facts: Facts,
+    node: cst.CSTNode,
+    module_index: Callable[[cst.CSTNode], int],
 ) -> tuple[str, cst.CSTNode] | None:
     """A layer or class from another module that the facts about ``node`` involve.
 
@@ -671,31 +675,63 @@ def defined_elsewhere(
     layer comes first (it says most), then the class, then the call that made a
     tensor there (``self.fc(out)`` in ``model.py``): ``("RNN built", nn.RNN(...))``.
     """
+    if importer.involved is None:
+        importer.involved = _Involved(facts)
     layers: list[tuple[str, cst.CSTNode]] = []
     classes: list[tuple[str, cst.CSTNode]] = []
     tensors: list[tuple[str, cst.CSTNode]] = []
-    for items in _fact_lists(facts):
-        for fact in items:
-            if not mentions(fact, node):
-                continue
-            for value in _values(fact, 4):
-                if isinstance(value, Layer) and module_index(value.node):
-                    layers.append((f"{value.kind} built", value.node))
-                elif (
-                    isinstance(value, Instance)
-                    and value.cls.node is not _NAMESPACE_NODE
-                    and module_index(value.cls.node)
-                ):
-                    classes.append((f"{value.cls.name} defined", value.cls.node))
-                elif isinstance(value, Tensor):
-                    source = value.source.layer if value.source is not None else None
-                    if source is not None and module_index(source.node):
-                        layers.append((f"{source.kind} built", source.node))
-                    elif value.origin is not None and module_index(value.origin):
-                        tensors.append(("tensor made", value.origin))
-            if layers:
-                return layers[0]
+    for fact in importer.involved.facts_about(node):
+        for value in _values(fact, 4):
+            if isinstance(value, Layer) and module_index(value.node):
+                layers.append((f"{value.kind} built", value.node))
+            elif (
+                isinstance(value, Instance)
+                and value.cls.node is not _NAMESPACE_NODE
+                and module_index(value.cls.node)
+            ):
+                classes.append((f"{value.cls.name} defined", value.cls.node))
+            elif isinstance(value, Tensor):
+                source = value.source.layer if value.source is not None else None
+                if source is not None and module_index(source.node):
+                    layers.append((f"{source.kind} built", source.node))
+                elif value.origin is not None and module_index(value.origin):
+                    tensors.append(("tensor made", value.origin))
+        if layers:
+            return layers[0]
     return (classes or tensors or [None])[0]
+
+
+class _Involved:
+    """Which facts mention which node, as :func:`mentions` decides, from one walk.
+
+    Asking :func:`mentions` of every fact for every finding costs findings × facts;
+    a file with a thousand findings would pay that a thousand times.
+    """
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts: list[Any] = [fact for items in _fact_lists(facts) for fact in items]
+        self._by_node: dict[int, list[int]] = {}
+        for index, fact in enumerate(self._facts):
+            seen: set[int] = set()
+            _mentioned(fact, 5, seen)
+            for key in seen:
+                self._by_node.setdefault(key, []).append(index)
+
+    def facts_about(self, node: cst.CSTNode) -> list[Any]:
+        return [self._facts[i] for i in self._by_node.get(id(node), ())]
+
+
+def _mentioned(fact: Any, depth: int, seen: set[int]) -> None:
+    """Every object :func:`mentions` would match ``fact`` against, by id."""
+    seen.add(id(fact))
+    if depth == 0 or isinstance(fact, (str, int, float, bool)) or fact is None:
+        return
+    if isinstance(fact, (list, tuple)):
+        for item in fact:
+            _mentioned(item, depth - 1, seen)
+    elif is_dataclass(fact):
+        for f in fields(fact):
+            _mentioned(getattr(fact, f.name), depth - 1, seen)
 
 
 def _values(fact: Any, depth: int) -> Iterator[Any]:

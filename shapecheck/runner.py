@@ -189,7 +189,7 @@ def _place_across(
     message = resolve(report.message)
     if not index and importer is not None:
         # Placed in the root, but resting on a layer or class of another file: say which.
-        found = defined_elsewhere(ctx.facts, report.node, ctx.module_index)
+        found = defined_elsewhere(importer, ctx.facts, report.node, ctx.module_index)
         other = ctx.module_index(found[1]) if found is not None else 0
         if found is not None and f" of {files[other]}" not in message:
             line = ctx.positions_of(other)[found[1]].start.line
