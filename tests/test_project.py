@@ -459,3 +459,35 @@ def test_fixing_with_workers_matches_one_job(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     assert trees[0] == trees[1]
     assert "[*]" not in outputs[1]  # nothing fixable is left over from a stale view
+
+
+def test_a_fix_two_roots_report_for_one_file_is_applied_once() -> None:
+    from shapecheck.finding import Applicability, Edit, Finding, Fix, Location, Severity
+    from shapecheck.fixer import fix_texts
+
+    edit = Edit(", batch_first=True", Location(1, 17), Location(1, 17))
+
+    def finding(filename: str) -> Finding:
+        return Finding(
+            code="SHP102",
+            name="missing-batch-first",
+            message="set batch_first=True",
+            filename=filename,
+            location=Location(1, 7),
+            end_location=Location(1, 19),
+            severity=Severity.ERROR,
+            fix=Fix("Set batch_first=True", Applicability.SAFE, (edit,)),
+        )
+
+    def lint(texts: list[str]) -> list[list[Finding]]:
+        # model.py's own analysis and train.py's both find it while it is unfixed.
+        open_ = "batch_first" not in texts[0]
+        return [[finding("model.py")] if open_ else [], [finding("model.py")] if open_ else []]
+
+    names = ["model.py", "train.py"]
+    model, train = fix_texts(
+        ["x = nn.GRU(8, 16)\n", "net(x)\n"], lint, lambda _, f: names.index(f.filename)
+    )
+    assert model.text == "x = nn.GRU(8, 16, batch_first=True)\n"
+    assert train.text == "net(x)\n"
+    assert len(model.fixed) == 1 and not train.fixed
