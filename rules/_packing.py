@@ -28,14 +28,16 @@ class Identifiers:
     shuffling_loaders: list[cst.Call] = field(default_factory=list)
 
 
-def identifiers(module: cst.Module) -> Identifiers:
+def identifiers(*modules: cst.Module) -> Identifiers:
+    """What the modules spell, together: a root and the project modules it imports."""
     # A field walk: a libcst visitor rebuilds every node it passes, about a parse's cost.
     found = Identifiers()
-    for node in walk(module):
-        if isinstance(node, cst.Name):
-            found.names.add(node.value)
-        elif isinstance(node, cst.Call) and _shuffling_loader(node):
-            found.shuffling_loaders.append(node)
+    for module in modules:
+        for node in walk(module):
+            if isinstance(node, cst.Name):
+                found.names.add(node.value)
+            elif isinstance(node, cst.Call) and _shuffling_loader(node):
+                found.shuffling_loaders.append(node)
     return found
 
 

@@ -58,7 +58,8 @@ sorted gives the same outputs and states; only ONNX export needs sorted input.
         calls = [c for c in pack_calls(ctx) if c.enforce_sorted is True and not c.enforce_given]
         if not calls:
             return
-        spelled = identifiers(ctx.module)
+        # The loader and the sorting may sit in another module of the project (data.py).
+        spelled = identifiers(*ctx.modules)
         if not spelled.shuffling_loaders:
             return
         if any(part in name.lower() for name in spelled.names for part in _SORTS):

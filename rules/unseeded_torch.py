@@ -23,13 +23,16 @@ class UnseededTorch(Rule):
 ## What it does
 Finds scripts that seed the global generators of Python's `random` or numpy
 (`random.seed`, `np.random.seed`) but never torch, and then draw on torch's global
-generator in the same flow: later in the same function, or in a function or model of
-this file that it goes on to call (building layers, `torch.randn`, dropout, a
-shuffling `DataLoader`). Local generators (`np.random.default_rng(42)`,
+generator in the same flow: later in the same function, or in a function or model it
+goes on to call, in this file or in a module of the project it imports (building
+layers, `torch.randn`, dropout, a shuffling `DataLoader`). A seed inside a helper
+(`def set_seed(s): np.random.seed(s)`) takes effect where the helper is called, and
+is reported in the helper, where the fix goes. Local generators (`np.random.default_rng(42)`,
 `np.random.RandomState`, `random.Random`) seed nothing global, and a helper that saves
 and restores a generator's state seeds on purpose, for a moment. `torch.manual_seed`,
-a local helper that calls it, `torch.random.fork_rng`, or a seeding helper imported
-from elsewhere (`seed_everything`, `set_seed`) count as seeding torch. Scripts that
+a helper of the project that calls it (`from utils import set_seed; set_seed(0)`), a
+project module that calls it when imported, `torch.random.fork_rng`, or a seeding
+helper from a library (`seed_everything`, `set_seed`) count as seeding torch. Scripts that
 seed nothing are left alone: they never asked for reproducibility.
 
 ## Why is this wrong?
@@ -63,52 +66,60 @@ in the body of `main`. When only torch's submodules are imported, it adds
         if any(seed.library in ("torch", "unknown") for seed in facts.seed_calls):
             return
         candidates = [s for s in facts.seed_calls if s.library in ("numpy", "random")]
-        draws = facts.torch_randomness
-        if len(ctx.modules) > 1:
-            # The flow is read from this file's syntax: calls from imported files are
-            # not in it (and SHP301 does not follow seeds across modules).
-            candidates = [s for s in candidates if ctx.module_index(s.node) == 0]
-            draws = [d for d in draws if ctx.module_index(d) == 0]
-        if not candidates or not draws:
+        if not candidates:
             return
-        flow = SeedFlow(ctx.module, ctx.maps)
-        if flow.touches_torch_state():
+        flows = _Flows(ctx)
+        if any(flows[i].touches_torch_state() for i in range(len(ctx.modules))):
             return  # torch.random.fork_rng(), set_rng_state(): torch's generator is managed
         # A local generator, or a seed that is put back afterwards, is no seed here.
         seeds = [
             s
             for s in unique(candidates, key=lambda s: id(s.node))
-            if flow.is_global_seed(s.node) and not flow.in_state_guard(s.node)
+            if flows.of(s.node).is_global_seed(s.node)
+            and not flows.of(s.node).in_state_guard(s.node)
         ]
         if len(seeds) > 1:  # positions cost a pass: only pay for them to choose
-            seeds.sort(key=lambda s: ctx.line(s.node))
+            seeds.sort(key=lambda s: (ctx.module_index(s.node), ctx.line(s.node)))
+        draws = _Draws(ctx)
         for first in seeds:
-            draw = flow.first_draw_after(first.node, draws)
-            if draw is None:
+            found = draws.after(first.node, flows)
+            if found is None:
                 continue  # torch's generator is not drawn from in this seed's flow
-            libraries = sorted({s.library for s in candidates if flow.is_global_seed(s.node)})
-            yield self._report(ctx, flow, first, draw, libraries)
+            draw, via = found
+            libraries = sorted(
+                {s.library for s in candidates if flows.of(s.node).is_global_seed(s.node)}
+            )
+            yield self._report(ctx, flows, first, draw, via, libraries)
             return
 
     def _report(
         self,
         ctx: RuleContext,
-        flow: SeedFlow,
+        flows: _Flows,
         first: SeedCall,
         draw: cst.Call,
+        via: cst.CSTNode | None,
         libraries: list[str],
     ) -> Report:
         facts = ctx.facts
+        flow = flows.of(first.node)
         value = ctx.code(first.node.args[0].value) if first.node.args else "0"
-        torch_name = facts.torch_alias or "torch"
+        home = ctx.module_index(first.node)
+        torch_name = (facts.torch_alias if home == 0 else None) or "torch"
+        reached = ""
+        if via is not None:
+            # A draw in another module, reached by one of the root's calls.
+            reached = f", reached from {_quote(ctx, via)} at line {ctx.line(via)},"
         message = (
             f"{ctx.code(first.node.func)}({value}) seeds {first.library}, "
-            f"but torch is never seeded, so {ctx.code(draw.func)}(...) at line {ctx.line(draw)} "
-            f"differs on every run; "
+            f"but torch is never seeded, so {ctx.code(draw.func)}(...) at line {ctx.line(draw)}"
+            f"{reached} differs on every run; "
             f"add {torch_name}.manual_seed({value})"
         )
         fix = None
-        if first.statement is not None and flow.fix_is_safe(first.node):
+        # Only in the root, where the flow was read: another module's seed is reported
+        # there, where it belongs, but the edit is left to the user.
+        if home == 0 and first.statement is not None and flow.fix_is_safe(first.node):
             edits = [NodeEdit(first.statement, f"{torch_name}.manual_seed({value})", "after")]
             if facts.torch_alias is None:
                 # Only torch's submodules are bound (`from torch import nn`): import it too.
@@ -124,11 +135,89 @@ in the body of `main`. When only torch's submodules are imported, it adds
             evidence={
                 "seeded": libraries,
                 "torch_random_line": ctx.line(draw),
-                "torch_random_call": _draw_evidence(ctx, flow, draw),
+                "torch_random_call": _draw_evidence(ctx, flows.of(draw), draw),
                 # Modules that may seed torch where this file cannot show it.
-                "foreign_imports": flow.foreign_modules(),
+                "foreign_imports": flows[0].foreign_modules(),
             },
         )
+
+
+class _Flows:
+    """A :class:`SeedFlow` per module the analysis read: the root and its imports."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self._flows: dict[int, SeedFlow] = {}
+
+    def __getitem__(self, index: int) -> SeedFlow:
+        if index not in self._flows:
+            self._flows[index] = SeedFlow(self.ctx.modules[index], self.ctx.maps)
+        return self._flows[index]
+
+    def of(self, node: cst.CSTNode) -> SeedFlow:
+        return self[self.ctx.module_index(node)]
+
+
+class _Draws:
+    """Torch's draws as the root's flow sees them.
+
+    The flow is read from the root's syntax. A draw in another module (a layer built
+    in ``model.py``, a shuffling loader in ``data.py``) stands at the root's call that
+    reached it, and a seed in another module at the root's call or import that ran it.
+    """
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self.own: list[cst.CSTNode] = []
+        self.standing: dict[int, list[cst.Call]] = {}  # id(root site) -> the draws there
+        sites: dict[int, cst.CSTNode] = {}
+        for draw in ctx.facts.torch_randomness:
+            if ctx.module_index(draw) == 0:
+                self.own.append(draw)
+                continue
+            for site in ctx.facts.entered_at.get(id(draw), ()):
+                sites[id(site)] = site
+                self.standing.setdefault(id(site), []).append(draw)
+        self.sites = list(sites.values())
+
+    def by_module(self, index: int) -> list[cst.Call]:
+        return [d for d in self.ctx.facts.torch_randomness if self.ctx.module_index(d) == index]
+
+    def after(self, seed: cst.Call, flows: _Flows) -> tuple[cst.Call, cst.CSTNode | None] | None:
+        """The first draw in the seed's flow, with the root's call it stands at if foreign."""
+        ctx = self.ctx
+        index = ctx.module_index(seed)
+        flow = flows[index]
+        if index:
+            # Within the other module first: a helper that seeds, then builds the model.
+            local = flow.first_draw_after(seed, self.by_module(index))
+            if local is not None:
+                return local, None
+            starts = list(ctx.facts.entered_at.get(id(seed), ()))
+        else:
+            starts = [seed]
+        root = flows[0]
+        # A seed in a helper takes effect where the helper is called.
+        starts = [*starts, *(c for start in list(starts) for c in root.callers(start))]
+        pool = [*self.own, *self.sites]
+        best: tuple[tuple[int, int], cst.CSTNode] | None = None
+        for start in unique(starts, key=id):
+            found = root.first_draw_after(start, pool)
+            if found is not None and (best is None or root.start(found) < best[0]):
+                best = (root.start(found), found)
+        if best is None:
+            return None
+        node = best[1]
+        if any(node is d for d in self.own):
+            return node, None  # type: ignore[return-value]
+        return self.standing[id(node)][0], node
+
+
+def _quote(ctx: RuleContext, node: cst.CSTNode) -> str:
+    """A call as ``name(...)``; an import statement as its code."""
+    if isinstance(node, cst.Call):
+        return f"{ctx.code(node.func)}(...)"
+    return ctx.code(node).strip()
 
 
 def _draw_evidence(ctx: RuleContext, flow: SeedFlow, draw: cst.Call) -> dict[str, object]:

@@ -351,7 +351,7 @@ def run_check(args: argparse.Namespace) -> int:
     # Whole project at once: imports followed, the cache, -j workers (see parallel.py).
     linted = parallel.lint_all(
         prepared,
-        fixing is not None,
+        fixing,
         args.jobs,
         use_cache=not args.no_cache,
         quiet=args.quiet,

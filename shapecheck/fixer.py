@@ -4,7 +4,9 @@ Each pass lints the text, picks the applicable fixes whose edits do not overlap,
 applies them together and re-lints. A fix that overlaps one already picked waits for
 the next pass, where it is recomputed against the new text. The loop ends when no
 applicable fix is left, or when a text comes round again (a fix that does not remove
-its own finding), or after :data:`MAX_PASSES`.
+its own finding), or after :data:`MAX_PASSES`. The files of one project are fixed
+together (:func:`fix_texts`): a fix goes into the file its finding is placed in,
+whichever file's analysis found it, and every file is linted again after each pass.
 
 A fix is held back, with a note on its finding, when it would touch a line marked
 ``# noqa``, when the text would no longer parse with it, or when ``veto`` (the
@@ -40,37 +42,102 @@ class FixResult:
     remaining: list[Finding] = field(default_factory=list)
 
 
+# Lints several texts at once: a list of findings per text, in the texts' order.
+LintAll = Callable[[list[str]], list[list[Finding]]]
+# Which text a finding's edits apply to, given the text whose lint reported it (None: none
+# of them, e.g. a module of the project that was not named).
+Home = Callable[[int, Finding], int | None]
+
+
 def fix_text(text: str, lint: Lint, unsafe: bool = False, veto: Veto | None = None) -> FixResult:
     """Fix ``text`` as far as the fixes allow; ``lint`` checks a text and returns findings."""
+    (result,) = fix_texts(
+        [text], lambda texts: [lint(texts[0])], lambda index, _: index, unsafe, veto
+    )
+    return result
+
+
+def fix_texts(
+    texts: list[str],
+    lint: LintAll,
+    home: Home,
+    unsafe: bool = False,
+    veto: Veto | None = None,
+) -> list[FixResult]:
+    """Fix several texts that are linted together, as the files of one project are.
+
+    A finding reported by one text's lint may carry edits for another (a fix in
+    ``model.py`` found through ``train.py``); ``home`` says which. Every pass lints all
+    texts again, since a fix in one file changes what its importers' analysis sees.
+    The same fix found by two texts' lints is applied once; overlapping fixes in one
+    text wait for the next pass.
+    """
+    texts = list(texts)
     held: dict[tuple, str] = {}  # fix signature → why it was held back
-    fixed: list[Finding] = []
-    seen = {text}
-    findings = lint(text)
+    fixed: list[list[Finding]] = [[] for _ in texts]
+    seen = {tuple(texts)}
+    findings = lint(texts)
     for _ in range(MAX_PASSES):
-        candidates = [f for f in findings if f.fixable(unsafe) and _signature(f) not in held]
-        marked = noqa.directives(text)
-        for finding in candidates:
-            reason = _noqa_reason(marked, finding) or (veto(finding) if veto else None)
-            if reason:
-                held[_signature(finding)] = reason
-        chosen = _non_overlapping(text, [f for f in candidates if _signature(f) not in held])
-        if not chosen:
+        candidates: list[list[Finding]] = [[] for _ in texts]
+        for origin, found in enumerate(findings):
+            for finding in found:
+                target = home(origin, finding)
+                if (
+                    target is not None
+                    and finding.fixable(unsafe)
+                    and _signature(finding) not in held
+                ):
+                    candidates[target].append(finding)
+        new_texts = list(texts)
+        applied_now: list[list[Finding]] = [[] for _ in texts]
+        for index, wanted in enumerate(candidates):
+            if not wanted:
+                continue
+            marked = noqa.directives(texts[index])
+            for finding in wanted:
+                reason = _noqa_reason(marked, finding) or (veto(finding) if veto else None)
+                if reason:
+                    held[_signature(finding)] = reason
+            chosen = _non_overlapping(
+                texts[index], _unique([f for f in wanted if _signature(f) not in held])
+            )
+            if chosen:
+                new_texts[index], applied_now[index] = _apply_parsing(texts[index], chosen, held)
+        state = tuple(new_texts)
+        if not any(applied_now) or state in seen:
             break
-        new_text, applied = _apply_parsing(text, chosen, held)
-        if not applied or new_text in seen:
-            break
-        seen.add(new_text)
-        fixed.extend(applied)
-        text = new_text
-        findings = lint(text)
-    remaining = [_annotate(f, held) for f in findings]
-    return FixResult(text=text, fixed=fixed, remaining=remaining)
+        seen.add(state)
+        for index, applied in enumerate(applied_now):
+            fixed[index].extend(applied)
+        texts = new_texts
+        findings = lint(texts)
+    return [
+        FixResult(text=text, fixed=done, remaining=[_annotate(f, held) for f in found])
+        for text, done, found in zip(texts, fixed, findings, strict=True)
+    ]
 
 
 def _signature(finding: Finding) -> tuple:
     """What identifies a fix across passes, where rows may shift: the rule and its edits."""
     assert finding.fix is not None
-    return (finding.code, finding.message, tuple(e.content for e in finding.fix.edits))
+    return (
+        finding.filename,
+        finding.code,
+        finding.message,
+        tuple(e.content for e in finding.fix.edits),
+    )
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One of each finding: two roots' lints may both report a fix for the same file."""
+    seen: set[tuple] = set()
+    out = []
+    for finding in findings:
+        key = (finding.code, finding.location, finding.fix.edits if finding.fix else None)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
 
 
 def _annotate(finding: Finding, held: dict[tuple, str]) -> Finding:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shapecheck import cache as cache_module
 from shapecheck import registry
-from shapecheck.checking import FileResult, check_file
+from shapecheck.checking import FileResult, FixOptions, check_file
 from shapecheck.files import SourceFile
 from shapecheck.finding import Finding
 from shapecheck.progress import Progress
@@ -94,7 +94,9 @@ def check_project(
             works.append(work)
         elif progress is not None:
             progress.advance()
-    for index, findings in _run(works, project, workers, progress):
+    # Texts not on disk travel to the workers, cached roots' too: others import them.
+    unsaved = {absolute(job.path): job.text for job in jobs if job.stdin}
+    for index, findings in _run(works, project, workers, progress, unsaved):
         raw[index] = findings
         entry = keys[index]
         if cache is not None and entry is not None:
@@ -113,7 +115,13 @@ def _project(jobs: Sequence[Job]) -> Project:
     return Project(overlay=overlay, names=names)
 
 
-def _run(works: list[_Work], project: Project, workers: int, progress: Progress | None):
+def _run(
+    works: list[_Work],
+    project: Project,
+    workers: int,
+    progress: Progress | None,
+    unsaved: dict[Path, str],
+):
     if workers <= 1 or len(works) < MIN_PARALLEL:
         for work in works:
             yield work.index, _check(work, project)
@@ -135,8 +143,7 @@ def _run(works: list[_Work], project: Project, workers: int, progress: Progress 
     all_rules()
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        # Workers read imported files from disk; only a buffer from stdin travels.
-        unsaved = {absolute(w.job.path): w.job.text for w in works if w.job.stdin}
+        # Workers read imported files from disk; only texts that are not there travel.
         names = dict(project.names())
         futures = [pool.submit(_check_batch, batch, unsaved, names) for batch in batches]
         for future in as_completed(futures):
@@ -220,7 +227,7 @@ def _at(finding: Finding, place: tuple) -> bool:
 
 def lint_all(
     prepared: Sequence[tuple[str, str, SourceFile, Sequence[RuleLike], frozenset[str]]],
-    fixing: bool,
+    fixing: FixOptions | None,
     workers: int | None = None,
     use_cache: bool = True,
     quiet: bool = False,
@@ -231,12 +238,11 @@ def lint_all(
 
     ``prepared`` holds (path, display name, source, rules, ignored codes) per file.
     Scripts are linted as one project; notebooks are linted each on its own, as
-    ``check_file`` does, with their results cached too. Unreadable files and runs that
-    fix stay with ``check_file``.
+    ``check_file`` does, with their results cached too. With ``fixing``, the scripts are
+    fixed together (see :func:`fix_all`), nothing is cached, and notebooks and
+    unreadable files stay with ``check_file``.
     """
-    if fixing:
-        return {}
-    cache = cache_module.Cache() if use_cache else None
+    cache = cache_module.Cache() if use_cache and fixing is None else None
     chosen = [
         (
             index,
@@ -248,13 +254,20 @@ def lint_all(
         if source.text is not None and not name.endswith(".ipynb")
     ]
     linted: dict[int, FileResult] = {}
+    ignored_of = (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None
+    if fixing is not None:
+        if chosen:
+            workers = workers if workers is not None else default_jobs()
+            fixed = fix_all([job for _, job in chosen], fixing, workers, ignored_of)
+            linted.update((index, result) for (index, _), result in zip(chosen, fixed, strict=True))
+        return linted
     if chosen:
         progress = Progress(len(chosen), enabled=not quiet)
         results = check_project(
             [job for _, job in chosen],
             workers if workers is not None else default_jobs(),
             cache,
-            (lambda name: frozenset(ignored_for(name))) if ignored_for is not None else None,
+            ignored_of,
             progress,
         )
         linted.update((index, result) for (index, _), result in zip(chosen, results, strict=True))
@@ -289,3 +302,75 @@ def _notebook(
     result = check_file(name, source, rules, ignored)
     cache.put_result(entry, result.findings, result.sources)
     return result
+
+
+def fix_all(
+    jobs: Sequence[Job],
+    fixing: FixOptions,
+    workers: int = 1,
+    ignored_for: Callable[[str], frozenset[str]] | None = None,
+) -> list[FileResult]:
+    """Fix the named files as one project: each fix in the file its finding is placed in.
+
+    A finding that ``train.py``'s analysis places in ``model.py`` is fixed in
+    ``model.py`` when that file is named too, once, however many roots found it; a
+    file that was not named is never written, so its findings stay reported. Each pass
+    lints every file again, since a fix in ``model.py`` changes what ``train.py`` sees.
+    The texts between passes exist only in memory, so results are kept in memory too:
+    a file whose text and imports no pass changed is not analysed again.
+    """
+    from shapecheck.fixer import fix_texts
+
+    own = {job.name: index for index, job in enumerate(jobs)}
+    last: list[FileResult] = []
+    memory = _MemoryCache()
+
+    def lint(texts: list[str]) -> list[list[Finding]]:
+        # A text a pass changed is not on disk: it must travel to the workers, whose
+        # other roots read the files they import from disk.
+        current = [
+            replace(job, text=text, stdin=job.stdin or text != job.text)
+            for job, text in zip(jobs, texts, strict=True)
+        ]
+        last[:] = check_project(current, workers, memory, ignored_for)  # type: ignore[arg-type]
+        return [result.findings for result in last]
+
+    def home(_origin: int, finding: Finding) -> int | None:
+        return own.get(finding.filename)
+
+    outcomes = fix_texts(
+        [job.text for job in jobs], lint, home, unsafe=fixing.unsafe, veto=fixing.veto
+    )
+    results = []
+    for job, outcome, linted in zip(jobs, outcomes, last, strict=True):
+        result = FileResult(
+            job.name,
+            findings=outcome.remaining,
+            fixed=outcome.fixed,
+            code_before=job.text,
+            code_after=outcome.text,
+            content=outcome.text if outcome.text != job.text else None,
+            sources={**linted.sources, job.name: outcome.text},
+        )
+        results.append(result)
+    return results
+
+
+class _MemoryCache:
+    """The cache's interface, in memory: keyed alike, so a hit is exactly as valid."""
+
+    def __init__(self) -> None:
+        self._findings: dict[str, list[Finding]] = {}
+        self._specs: dict = {}
+
+    def get(self, entry: str) -> list[Finding] | None:
+        return self._findings.get(entry)
+
+    def put(self, entry: str, findings: list[Finding]) -> None:
+        self._findings[entry] = findings
+
+    def load_specs(self) -> dict:
+        return self._specs
+
+    def save_specs(self, specs: dict) -> None:
+        self._specs = specs

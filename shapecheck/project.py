@@ -8,22 +8,25 @@ same interpreter, so its classes and functions are live values analysed with the
 arguments the root passes, exactly as if both were one file. A module being imported
 is visible while it runs, partly defined, as in Python, so import cycles terminate.
 
-Nothing outside the project is followed: installed packages, the standard library and
-``import *`` stay as they are (torch is known by name, the rest is unknown).
+``from x import *`` of a project module binds the names in its literal ``__all__``, or
+else its public names, as Python does. Nothing outside the project is followed:
+installed packages and the standard library stay as they are (torch is known by name,
+the rest is unknown).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from shapecheck.analysis.facts import SeedCall
 from shapecheck.analysis.frame import Frame
 from shapecheck.analysis.interpreter import Interpreter, _is_main_guard
-from shapecheck.analysis.values import ClassValue, Instance, Value
+from shapecheck.analysis.values import ClassValue, Instance, Layer, Tensor, Value
 
 # The files and the import graph live apart, light enough for a cache lookup; they are
 # re-exported here for the interpreter side and for callers that know them from here.
@@ -63,6 +66,7 @@ class Importer:
         self.modules: dict[Path, cst.Module] = {}
         self.owners: dict[int, Path] = {}  # id(globals frame) -> its file
         self.entries: list[Entry] = []
+        self.involved: _Involved | None = None  # built on the first finding that asks
 
     def bind(self, interp: ProjectInterpreter, stmt: cst.Import | cst.ImportFrom, frame: Frame):
         """The local names a project-local import binds, each to the module's value."""
@@ -78,7 +82,11 @@ class Importer:
             if isinstance(stmt, cst.Import):
                 bound.update(_bind_plain(stmt, spec, globals_))
                 continue
-            for alias in stmt.names if not isinstance(stmt.names, cst.ImportStar) else ():
+            if isinstance(stmt.names, cst.ImportStar):
+                if submodule is None:
+                    bound.update(self._star(interp, target, globals_, stmt))
+                continue
+            for alias in stmt.names:
                 name = alias.name.value if isinstance(alias.name, cst.Name) else None
                 local = _local_name(alias)
                 if name is None or local is None:
@@ -88,6 +96,33 @@ class Importer:
                         bound[local] = namespace(globals_, name)
                 elif (value := globals_.env.get(name)) is not None:
                     bound.setdefault(local, value)
+        return bound
+
+    def _star(
+        self, interp: ProjectInterpreter, path: Path, globals_: Frame, stmt: cst.ImportFrom
+    ) -> dict[str, Value]:
+        """``from x import *``: the names in ``x.__all__``, else its public names, as Python.
+
+        An ``__all__`` that is not a literal list of strings (built, extended, read from
+        elsewhere) binds nothing: which names it exports cannot be known, so they stay
+        unknown rather than maybe wrong.
+        """
+        module = self.modules.get(path)
+        exported = star_names(module) if module is not None else None
+        if exported is None:
+            return {}
+        if exported is PUBLIC:
+            return {k: v for k, v in globals_.env.items() if not k.startswith("_")}
+        bound: dict[str, Value] = {}
+        for name in exported:
+            value = globals_.env.get(name)
+            if value is None and path.name == "__init__.py":
+                # A submodule named in a package's __all__ is imported by the star.
+                sub = self.project.module_file(path.parent, [name])
+                if sub is not None and (inner := self.execute(interp, sub, stmt, path)):
+                    value = namespace(inner, name)
+            if value is not None:
+                bound[name] = value
         return bound
 
     def owner(self, frame: Frame) -> Path | None:
@@ -118,6 +153,83 @@ class Importer:
         for fn in interp.functions[defined:]:
             interp.analyzed.add(id(fn.node))
         return frame
+
+
+# ``star_names``' answer for a module without ``__all__``: every name not starting with "_".
+PUBLIC: tuple[str, ...] = ("*",)
+
+
+def star_names(module: cst.Module) -> tuple[str, ...] | None:
+    """What ``from module import *`` binds: ``__all__``'s names, :data:`PUBLIC`, or None.
+
+    None means ``__all__`` is there but not a literal list or tuple of strings assigned
+    once at the top level, so the exported names are not known.
+    """
+    found: tuple[str, ...] | None = PUBLIC
+    for node in _module_statements(module):
+        small = [node] if not isinstance(node, cst.SimpleStatementLine) else node.body
+        for stmt in small:
+            if _assigns_all(stmt):
+                plain = (
+                    isinstance(stmt, cst.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0].target, cst.Name)
+                )
+                if found is not PUBLIC or not plain:
+                    return None  # assigned twice, extended, unpacked: not one literal
+                found = _string_items(stmt.value)
+                if found is None:
+                    return None
+    return found
+
+
+def _module_statements(module: cst.Module) -> Iterator[cst.CSTNode]:
+    """Top-level statements, and those in top-level if/try blocks (``__all__`` may sit there)."""
+    stack: list[cst.CSTNode] = list(reversed(module.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally)):
+            inner: list[cst.CSTNode] = []
+            body = node.body
+            inner.extend(body.body if isinstance(body, cst.IndentedBlock) else [])
+            for field in ("orelse", "finalbody"):
+                extra = getattr(node, field, None)
+                if extra is not None:
+                    inner.append(extra)
+            inner.extend(getattr(node, "handlers", ()))
+            stack.extend(reversed(inner))
+
+
+def _assigns_all(stmt: cst.CSTNode) -> bool:
+    if isinstance(stmt, cst.Assign):
+        targets: list[cst.BaseExpression] = [t.target for t in stmt.targets]
+    elif isinstance(stmt, (cst.AugAssign, cst.AnnAssign)):
+        targets = [stmt.target]
+    else:
+        return False
+    while targets:
+        target = targets.pop()
+        if isinstance(target, cst.Name) and target.value == "__all__":
+            return True
+        if isinstance(target, (cst.Tuple, cst.List)):  # `__all__, x = ...` unpacks
+            targets.extend(e.value for e in target.elements)
+    return False
+
+
+def _string_items(value: cst.BaseExpression) -> tuple[str, ...] | None:
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return None
+    names: list[str] = []
+    for element in value.elements:
+        item = element.value
+        if isinstance(element, cst.StarredElement) or not isinstance(item, cst.SimpleString):
+            return None
+        text = item.evaluated_value
+        if not isinstance(text, str):
+            return None
+        names.append(text)
+    return tuple(names)
 
 
 def _spec_of(stmt: cst.Import | cst.ImportFrom) -> ImportSpec | None:
@@ -221,12 +333,21 @@ class _Entering:
         self.interp._depth -= 1
         if self.site is None or self.interp._depth:
             return
+        facts = self.interp.facts
         new = [
             fact
-            for items, start in zip(_fact_lists(self.interp.facts), self.before, strict=True)
+            for items, start in zip(_fact_lists(facts), self.before, strict=True)
             for fact in items[start:]
         ]
         self.interp.importer.entries.append(Entry(self.site, self.path, new, self.builds))
+        # SHP301 follows a seed's flow through the root's own syntax: a draw or a seed in
+        # another module stands, there, at the root's call that reached it.
+        for fact in new:
+            node = fact.node if isinstance(fact, SeedCall) else fact
+            if isinstance(node, cst.Call):
+                sites = facts.entered_at.setdefault(id(node), [])
+                if self.site not in sites:
+                    sites.append(self.site)
 
 
 def _fact_lists(facts: Facts) -> list[list]:
@@ -250,7 +371,7 @@ def analyze_root(
         return Facts(), importer
 
 
-def mentions(fact: Any, node: cst.CSTNode, depth: int = 3) -> bool:
+def mentions(fact: Any, node: cst.CSTNode, depth: int = 5) -> bool:
     """Whether a fact refers to ``node``, directly or through the values it holds."""
     if fact is node:
         return True
@@ -282,3 +403,90 @@ def iter_modules(importer: Importer) -> Iterable[tuple[Path, cst.Module]]:
     for path, module in importer.modules.items():
         if path != importer.root:
             yield path, module
+
+
+def defined_elsewhere(
+    importer: Importer,
+    facts: Facts,
+    node: cst.CSTNode,
+    module_index: Callable[[cst.CSTNode], int],
+) -> tuple[str, cst.CSTNode] | None:
+    """A layer or class from another module that the facts about ``node`` involve.
+
+    A finding placed in the root may still rest on another file: ``rnn(x)`` with a
+    layer that ``model.py`` builds, ``model(x, h)`` with a class it defines. The
+    layer comes first (it says most), then the class, then the call that made a
+    tensor there (``self.fc(out)`` in ``model.py``): ``("RNN built", nn.RNN(...))``.
+    """
+    if importer.involved is None:
+        importer.involved = _Involved(facts)
+    layers: list[tuple[str, cst.CSTNode]] = []
+    classes: list[tuple[str, cst.CSTNode]] = []
+    tensors: list[tuple[str, cst.CSTNode]] = []
+    for fact in importer.involved.facts_about(node):
+        for value in _values(fact, 4):
+            if isinstance(value, Layer) and module_index(value.node):
+                layers.append((f"{value.kind} built", value.node))
+            elif (
+                isinstance(value, Instance)
+                and value.cls.node is not _NAMESPACE_NODE
+                and module_index(value.cls.node)
+            ):
+                classes.append((f"{value.cls.name} defined", value.cls.node))
+            elif isinstance(value, Tensor):
+                source = value.source.layer if value.source is not None else None
+                if source is not None and module_index(source.node):
+                    layers.append((f"{source.kind} built", source.node))
+                elif value.origin is not None and module_index(value.origin):
+                    tensors.append(("tensor made", value.origin))
+        if layers:
+            return layers[0]
+    return (classes or tensors or [None])[0]
+
+
+class _Involved:
+    """Which facts mention which node, as :func:`mentions` decides, from one walk.
+
+    Asking :func:`mentions` of every fact for every finding costs findings × facts;
+    a file with a thousand findings would pay that a thousand times.
+    """
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts: list[Any] = [fact for items in _fact_lists(facts) for fact in items]
+        self._by_node: dict[int, list[int]] = {}
+        for index, fact in enumerate(self._facts):
+            seen: set[int] = set()
+            _mentioned(fact, 5, seen)
+            for key in seen:
+                self._by_node.setdefault(key, []).append(index)
+
+    def facts_about(self, node: cst.CSTNode) -> list[Any]:
+        return [self._facts[i] for i in self._by_node.get(id(node), ())]
+
+
+def _mentioned(fact: Any, depth: int, seen: set[int]) -> None:
+    """Every object :func:`mentions` would match ``fact`` against, by id."""
+    seen.add(id(fact))
+    if depth == 0 or isinstance(fact, (str, int, float, bool)) or fact is None:
+        return
+    if isinstance(fact, (list, tuple)):
+        for item in fact:
+            _mentioned(item, depth - 1, seen)
+    elif is_dataclass(fact):
+        for f in fields(fact):
+            _mentioned(getattr(fact, f.name), depth - 1, seen)
+
+
+def _values(fact: Any, depth: int) -> Iterator[Any]:
+    """The values a fact holds, a few levels deep (never into syntax trees)."""
+    if depth < 0 or fact is None or isinstance(fact, (str, int, float, bool, cst.CSTNode)):
+        return
+    if isinstance(fact, (Layer, Instance, Tensor)):
+        yield fact
+        return  # what a model holds inside is not what the fact is about
+    if isinstance(fact, (list, tuple)):
+        for item in fact:
+            yield from _values(item, depth - 1)
+    elif is_dataclass(fact):
+        for f in fields(fact):
+            yield from _values(getattr(fact, f.name), depth - 1)

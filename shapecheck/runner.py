@@ -17,7 +17,14 @@ from shapecheck.analysis.imports import bind_import
 from shapecheck.diagnostics import ANALYSIS_INCOMPLETE, INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
 from shapecheck.finding import Edit, Finding, Fix, Location, Severity
 from shapecheck.positions import ModuleMaps
-from shapecheck.project import Importer, Project, analyze_root, entry_for, iter_modules
+from shapecheck.project import (
+    Importer,
+    Project,
+    analyze_root,
+    defined_elsewhere,
+    entry_for,
+    iter_modules,
+)
 from shapecheck.rule import Line, NodeEdit, Report, Rule, RuleContext
 from shapecheck.text import split_lines
 
@@ -180,6 +187,13 @@ def _place_across(
         return _MARKER.sub(line, text)
 
     message = resolve(report.message)
+    if not index and importer is not None:
+        # Placed in the root, but resting on a layer or class of another file: say which.
+        found = defined_elsewhere(importer, ctx.facts, report.node, ctx.module_index)
+        other = ctx.module_index(found[1]) if found is not None else 0
+        if found is not None and f" of {files[other]}" not in message:
+            line = ctx.positions_of(other)[found[1]].start.line
+            message += f" ({found[0]} at line {line} of {files[other]})"
     if index and importer is not None and imports is not None:
         entry = entry_for(importer, report.node, _path_at(ctx, importer, index))
         if entry is not None:

@@ -182,3 +182,312 @@ def test_a_failure_while_following_imports_keeps_the_files_own_findings(monkeypa
     path = PROJECTS / "forecaster" / "forecast" / "train.py"
     monkeypatch.setattr(project_module.Importer, "bind", broken)
     assert [(f.code, f.location.row) for f in _check([path])] == [("SHP201", 25)]
+
+
+STAR_MODEL = """\
+import torch.nn as nn
+{all}
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+    def forward(self, x):
+        return self.rnn(x)
+"""
+
+STAR_TRAIN = """\
+import torch
+from {module} import *
+
+net = Net()
+x = torch.randn(4, 10, 8).permute(0, 2, 1)
+net(x)
+"""
+
+
+@pytest.mark.parametrize(
+    ("exports", "found"),
+    [
+        ("", ["SHP101"]),  # no __all__: every public name
+        ("__all__ = ['Net']", ["SHP101"]),
+        ("__all__ = ('nn',)", []),  # Net is not exported: unknown, so silent
+        ("__all__ = ['Net'] + EXTRA", []),  # not a literal: nothing is bound
+    ],
+)
+def test_star_imports_bind_what_the_module_exports(
+    tmp_path: Path, exports: str, found: list[str]
+) -> None:
+    files = _write(
+        tmp_path,
+        {"model.py": STAR_MODEL.format(all=exports), "train.py": STAR_TRAIN.format(module="model")},
+    )
+    assert [f.code for f in _check([files[1]])] == found
+
+
+def test_star_import_of_a_package_binds_the_submodules_its_all_names(tmp_path: Path) -> None:
+    train = STAR_TRAIN.format(module="nets").replace("Net()", "model.Net()")
+    files = _write(
+        tmp_path,
+        {
+            "nets/__init__.py": "__all__ = ['model']\n",
+            "nets/model.py": STAR_MODEL.format(all=""),
+            "train.py": train,
+        },
+    )
+    assert [f.code for f in _check([files[2]])] == ["SHP101"]
+
+
+def _copy(project: Path, into: Path) -> Path:
+    import shutil
+
+    target = into / project.name
+    shutil.copytree(project, target)
+    return target
+
+
+def _fix(root: Path, *names: str) -> None:
+    args = ("check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes", "-q", *names)
+    run_cli(*args, cwd=root)
+
+
+@pytest.mark.parametrize("order", [("model", "train"), ("train", "model")])
+def test_fix_goes_into_the_file_the_finding_is_placed_in_once(
+    tmp_path: Path, order: tuple[str, str]
+) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    before = {p.name: p.read_text() for p in _files(root)}
+    _fix(root, "forecast/data.py", *(f"forecast/{name}.py" for name in order))
+    model = (root / "forecast" / "model.py").read_text()
+    assert model.count("batch_first=True") == 1  # found through train.py, applied once
+    assert "out[:, -1]" in model  # the next pass saw the batch-first layer
+    assert "with torch.no_grad():" in (root / "forecast" / "train.py").read_text()
+    assert (root / "forecast" / "data.py").read_text() == before["data.py"]
+    after = _check(_files(root))
+    assert [f.code for f in after] == []
+
+
+def test_fix_never_writes_a_file_that_was_not_named(tmp_path: Path) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    model = (root / "forecast" / "model.py").read_text()
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes",
+        "--output-format", "concise", "forecast/train.py", cwd=root,
+    )  # fmt: skip
+    assert (root / "forecast" / "model.py").read_text() == model
+    assert "with torch.no_grad():" in (root / "forecast" / "train.py").read_text()
+    assert "forecast/model.py:11:21: SHP102" in result.stdout  # still reported there
+
+
+def test_diff_shows_the_fix_in_the_file_it_goes_into(tmp_path: Path) -> None:
+    root = _copy(PROJECTS / "forecaster", tmp_path)
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--diff", "--unsafe-fixes",
+        "forecast/model.py", "forecast/train.py", cwd=root,
+    )  # fmt: skip
+    assert result.stdout.count("+++ b/forecast/model.py") == 1
+    assert result.stdout.count("batch_first=True") == 1
+    assert "+++ b/forecast/train.py" in result.stdout
+
+
+SEEDING = """\
+import random
+
+import numpy as np
+import torch
+
+
+def set_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def seed_numpy(seed):
+    np.random.seed(seed)
+"""
+
+SEED_MODEL = """\
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16)
+
+
+def build():
+    return Net()
+
+
+def make_loader():
+    return DataLoader(TensorDataset(torch.zeros(100, 8)), batch_size=4, shuffle=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("train", "found"),
+    [
+        # Seeded inside an imported helper: counts.
+        ("import numpy as np\nfrom utils import set_seed\nnp.random.seed(0)\nset_seed(0)\n"
+         "net = build()\n", []),
+        # Seeded when a project module is imported.
+        ("import numpy as np\nimport seeded\nnp.random.seed(0)\nnet = build()\n", []),
+        # Imported but never called: torch stays unseeded.
+        ("import numpy as np\nimport utils\nnp.random.seed(0)\nnet = build()\n",
+         [("train.py", 3)]),
+        # The draws are in model.py, reached by the root's calls.
+        ("import numpy as np\nnp.random.seed(0)\nnet = build()\n", [("train.py", 2)]),
+        ("import numpy as np\nnp.random.seed(0)\nloader = make_loader()\n", [("train.py", 2)]),
+        # A helper seeds numpy only: reported in the helper, where the fix goes.
+        ("from utils import seed_numpy\nseed_numpy(0)\nloader = make_loader()\n",
+         [("utils.py", 14)]),
+        # The helper runs after the only draws: nothing drawn in its flow.
+        ("from utils import seed_numpy\nnet = build()\nseed_numpy(0)\n", []),
+    ],
+)  # fmt: skip
+def test_seeds_and_draws_in_imported_modules(
+    tmp_path: Path, train: str, found: list[tuple[str, int]]
+) -> None:
+    header = "import torch\nfrom model import Net, build, make_loader\n"
+    files = _write(
+        tmp_path,
+        {
+            "utils.py": SEEDING,
+            "seeded.py": "import torch\n\ntorch.manual_seed(0)\n",
+            "model.py": SEED_MODEL,
+            "train.py": header + train,
+        },
+    )
+    findings = [f for f in _check([files[-1]]) if f.code == "SHP301"]
+    offset = {"train.py": 2, "utils.py": 0}
+    assert [
+        (Path(f.filename).name, f.location.row - offset[Path(f.filename).name]) for f in findings
+    ] == found
+    for finding in findings:
+        if finding.filename.endswith("utils.py"):
+            assert f"(fed from {files[-1]}:4)" in finding.message
+        else:
+            assert "of " in finding.message and "model.py" in finding.message
+
+
+def test_a_seed_in_a_helper_of_the_same_file_takes_effect_where_it_is_called() -> None:
+    from tests.helpers import lint
+
+    source = SEEDING.replace("    torch.manual_seed(seed)\n", "") + (
+        "\n\nmodel = torch.nn.LSTM(8, 16)\nseed_numpy(1)\nlayer = torch.nn.GRU(8, 16)\n"
+    )
+    found = [(f.code, f.location.row) for f in lint(source)]
+    # set_seed is never called; seed_numpy is, and a layer is built after it.
+    assert found == [("SHP301", source.splitlines().index("    np.random.seed(seed)", 10) + 1)]
+
+
+def _alone(path: Path) -> set[tuple[int, str]]:
+    """What the file's own text shows, its imports not followed."""
+    from shapecheck.runner import check_source
+
+    found = check_source(path.read_text(encoding="utf-8"), str(path), RULES)
+    return {(f.location.row, f.code) for f in found}
+
+
+@pytest.mark.parametrize("project", LAYOUTS, ids=lambda p: p.name)
+def test_findings_that_need_another_file_name_it(project: Path) -> None:
+    """Found only through the imports: the message says which other file is involved."""
+    files = _files(project)
+    alone = {str(p): _alone(p) for p in files}
+    names = [str(p) for p in files]
+    for finding in _check(files):
+        if (finding.location.row, finding.code) in alone[finding.filename]:
+            continue
+        others = [n for n in names if n != finding.filename and n in finding.message]
+        assert others, finding.message
+
+
+BUGGY = [p for p in LAYOUTS if not p.name.startswith("silent_")]
+
+
+def _fix_and_count(root: Path, *paths: str) -> tuple[int, list[tuple[str, str]]]:
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes",
+        "--output-format", "concise", *paths, cwd=root,
+    )  # fmt: skip
+    fixed = re.search(r"\((\d+) fixed", result.stdout)
+    remaining = []
+    for line in result.stdout.splitlines():
+        match = re.match(r"(\S+\.py):(\d+):\d+: (SHP\d+)", line)
+        if match:
+            text = (root / match.group(1)).read_text(encoding="utf-8").splitlines()
+            remaining.append(
+                (match.group(3), EXPECT.sub("", text[int(match.group(2)) - 1]).strip())
+            )
+    return (int(fixed.group(1)) if fixed else 0), sorted(remaining)
+
+
+@pytest.mark.parametrize("project", BUGGY, ids=lambda p: p.name)
+def test_fixing_a_project_fixes_what_fixing_its_twin_fixes(tmp_path: Path, project: Path) -> None:
+    import shutil
+
+    root = _copy(project, tmp_path)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(PROJECTS / "onefile" / f"{project.name}.py", twin / "script.py")
+    split = _fix_and_count(root, *(str(p.relative_to(root)) for p in _files(root)))
+    whole = _fix_and_count(twin, "script.py")
+    assert split == whole
+    assert split[0] > 0  # the fixtures all carry fixable mistakes
+
+
+def test_fixing_with_workers_matches_one_job(tmp_path: Path) -> None:
+    """Workers must see the texts a pass changed, not the files still on disk."""
+    import shutil
+
+    outputs = []
+    trees = []
+    for jobs in ("1", "2"):
+        root = tmp_path / f"j{jobs}"
+        shutil.copytree(PROJECTS, root)
+        result = run_cli(
+            "check", "--isolated", "--no-cache", "--fix", "--unsafe-fixes", "-j", jobs,
+            "--output-format", "concise", ".", cwd=root,
+        )  # fmt: skip
+        outputs.append(result.stdout)
+        trees.append({str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.py"))})
+    assert outputs[0] == outputs[1]
+    assert trees[0] == trees[1]
+    assert "[*]" not in outputs[1]  # nothing fixable is left over from a stale view
+
+
+def test_a_fix_two_roots_report_for_one_file_is_applied_once() -> None:
+    from shapecheck.finding import Applicability, Edit, Finding, Fix, Location, Severity
+    from shapecheck.fixer import fix_texts
+
+    edit = Edit(", batch_first=True", Location(1, 17), Location(1, 17))
+
+    def finding(filename: str) -> Finding:
+        return Finding(
+            code="SHP102",
+            name="missing-batch-first",
+            message="set batch_first=True",
+            filename=filename,
+            location=Location(1, 7),
+            end_location=Location(1, 19),
+            severity=Severity.ERROR,
+            fix=Fix("Set batch_first=True", Applicability.SAFE, (edit,)),
+        )
+
+    def lint(texts: list[str]) -> list[list[Finding]]:
+        # model.py's own analysis and train.py's both find it while it is unfixed.
+        open_ = "batch_first" not in texts[0]
+        return [[finding("model.py")] if open_ else [], [finding("model.py")] if open_ else []]
+
+    names = ["model.py", "train.py"]
+    model, train = fix_texts(
+        ["x = nn.GRU(8, 16)\n", "net(x)\n"], lint, lambda _, f: names.index(f.filename)
+    )
+    assert model.text == "x = nn.GRU(8, 16, batch_first=True)\n"
+    assert train.text == "net(x)\n"
+    assert len(model.fixed) == 1 and not train.fixed

@@ -192,3 +192,6 @@ class Facts:
     # Recurrent states a training loop feeds back to the next iteration.
     carried_states: list[CarriedState] = field(default_factory=list)
     data_loaders: list[DataLoaderCall] = field(default_factory=list)
+    # With imports followed: the root's calls (or imports) that ran another module's code
+    # which drew on torch's generator or seeded one, by id of that draw or seed call.
+    entered_at: dict[int, list[cst.CSTNode]] = field(default_factory=dict)

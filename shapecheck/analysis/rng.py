@@ -2,7 +2,8 @@
 
 ``np.random.seed(0)`` only asks for reproducible torch runs if torch's global
 generator is then drawn from in the same flow: later in the same function, or in a
-function of this file that it goes on to call. Local generators
+function of this file that it goes on to call; a seed inside a helper takes effect
+where the helper is called. Local generators
 (``np.random.default_rng(0)``, ``RandomState``, ``random.Random``) seed nothing
 global, and a context manager that saves and restores a generator's state seeds on
 purpose for a moment only. Everything here reads the syntax; nothing runs.
@@ -151,10 +152,54 @@ class SeedFlow:
         candidates = [
             draw
             for draw in draws
-            if (self.function_of(draw) is function and self._start(draw) > after)
+            if (self.function_of(draw) is function and self.start(draw) > after)
             or any(_within(self._parents, draw, f) for f in reached)
         ]
-        return min(candidates, key=self._start, default=None)
+        return min(candidates, key=self.start, default=None)
+
+    def callers(self, node: cst.CSTNode) -> list[cst.Call]:
+        """Calls in this file that run the function holding ``node``, transitively.
+
+        A seed inside ``def set_seed(s): np.random.seed(s)`` takes effect where
+        ``set_seed(0)`` is called, and the flow goes on after that call. Functions are
+        matched by name: a plain name for a module-level function, ``self.name(...)``
+        for a method, the class's name for ``__init__``.
+        """
+        found: list[cst.Call] = []
+        seen: set[int] = set()
+        todo = [node]
+        while todo:
+            function = self.function_of(todo.pop())
+            if function is None or id(function) in seen:
+                continue
+            seen.add(id(function))
+            for call in self._calls_of(function):
+                found.append(call)
+                todo.append(call)
+        return found
+
+    def _calls_of(self, function: cst.FunctionDef) -> Iterator[cst.Call]:
+        holder = self._parents.get(self._parents.get(function))  # the block's owner
+        method = isinstance(holder, cst.ClassDef)
+        name = function.name.value
+        if method and name == "__init__":
+            name, method = holder.name.value, False
+        elif not method and not isinstance(self._parents.get(function), cst.Module):
+            return  # a nested function: called through names this reading does not follow
+        for node in walk(self.module):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            if method:
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value == name
+                    and isinstance(func.value, cst.Name)
+                    and func.value.value in ("self", "cls")
+                ):
+                    yield node
+            elif isinstance(func, cst.Name) and func.value == name:
+                yield node
 
     def fix_is_safe(self, seed: cst.Call) -> bool:
         """Module level (or its ``__main__`` block), or directly in the body of ``main``."""
@@ -195,7 +240,7 @@ class SeedFlow:
         while work:
             scope, start = work.pop()
             for call in _own_calls(scope):
-                if self._start(call) <= start:
+                if self.start(call) <= start:
                     continue
                 for target in self._callees(call):
                     if id(target) not in seen:
@@ -215,7 +260,7 @@ class SeedFlow:
         if name in self.classes:
             yield self.classes[name]
 
-    def _start(self, node: cst.CSTNode) -> tuple[int, int]:
+    def start(self, node: cst.CSTNode) -> tuple[int, int]:
         where = self.positions[node].start
         return (where.line, where.column)
 
