@@ -185,7 +185,7 @@ def test_notebook_results_are_cached_by_their_text(tmp_path: Path, monkeypatch) 
 
     def lint(text: str) -> checking.FileResult:
         prepared = [("nb.ipynb", "nb.ipynb", SourceFile("nb.ipynb", text), RULES, frozenset())]
-        return parallel.lint_all(prepared, fixing=False, workers=1, quiet=True)[0]
+        return parallel.lint_all(prepared, fixing=None, workers=1, quiet=True)[0]
 
     cold = lint(raw)
     assert cold.findings and calls == ["nb.ipynb"]
