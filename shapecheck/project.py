@@ -371,16 +371,28 @@ def analyze_root(
         return Facts(), importer
 
 
-def mentions(fact: Any, node: cst.CSTNode, depth: int = 5) -> bool:
-    """Whether a fact refers to ``node``, directly or through the values it holds."""
+def mentions(
+    fact: Any, node: cst.CSTNode, depth: int = 5, seen: dict[int, int] | None = None
+) -> bool:
+    """Whether a fact refers to ``node``, directly or through the values it holds.
+
+    Values are shared between facts (a tensor, its shape, its layer), so ``seen``
+    remembers how deep each one was searched: a value searched as deep before is not
+    searched again, which keeps the search linear in the values rather than in paths.
+    """
     if fact is node:
         return True
     if depth == 0 or isinstance(fact, (str, int, float, bool)) or fact is None:
         return False
+    if seen is None:
+        seen = {}
+    if seen.get(id(fact), -1) >= depth:
+        return False
+    seen[id(fact)] = depth
     if isinstance(fact, (list, tuple)):
-        return any(mentions(item, node, depth - 1) for item in fact)
+        return any(mentions(item, node, depth - 1, seen) for item in fact)
     if is_dataclass(fact):
-        return any(mentions(getattr(fact, f.name), node, depth - 1) for f in fields(fact))
+        return any(mentions(getattr(fact, f.name), node, depth - 1, seen) for f in fields(fact))
     return False
 
 
@@ -391,8 +403,9 @@ def entry_for(importer: Importer, node: cst.CSTNode, path: Path) -> Entry | None
     ``path`` over calls that reached it through another module.
     """
     ranked = sorted(importer.entries, key=lambda e: (e.builds, e.module != path))
+    seen: dict[int, int] = {}  # one search: the entries' facts share their values
     for entry in ranked:
-        if any(mentions(fact, node) for fact in entry.facts):
+        if any(mentions(fact, node, seen=seen) for fact in entry.facts):
             return entry
     return None
 
