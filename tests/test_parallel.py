@@ -15,6 +15,9 @@ from tests.helpers import FIXTURES, run_cli
 
 RULES = tuple(all_rules())
 FILES = sorted(p for p in FIXTURES.rglob("*.py") if "fixes" not in p.parts)
+# Every project (where imports make order and workers matter most), every seed script,
+# and every other rule fixture: the suite has a time budget.
+SAMPLE = [p for i, p in enumerate(FILES) if "rules" not in p.parts or i % 2 == 0]
 
 
 def _jobs(paths: list[Path]) -> list[Job]:
@@ -29,15 +32,15 @@ def _canonical(results) -> list[str]:
 
 def test_same_findings_with_workers_cache_and_any_order(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)  # the pool, even for few files
-    baseline = _canonical(check_project(_jobs(FILES), workers=1))
+    baseline = _canonical(check_project(_jobs(SAMPLE), workers=1))
     assert len(baseline) > 40
     # Each pass changes more than one thing at once, so that three passes cover workers,
     # order and both cache states: a difference in any of them fails one comparison.
-    shuffled = FILES[:]
+    shuffled = SAMPLE[:]
     random.Random(7).shuffle(shuffled)
     cache = Cache(tmp_path / "cache")
     cold = check_project(_jobs(shuffled), workers=2, cache=cache)
-    warm = check_project(_jobs(list(reversed(FILES))), workers=1, cache=cache)
+    warm = check_project(_jobs(list(reversed(SAMPLE))), workers=1, cache=cache)
     assert _canonical(cold) == baseline
     assert _canonical(warm) == baseline
 
