@@ -200,7 +200,7 @@ class _Draws:
         # A seed in a helper takes effect where the helper is called.
         starts = [*starts, *(c for start in list(starts) for c in root.callers(start))]
         pool = [*self.own, *self.sites]
-        best: tuple[tuple[int, int], cst.CSTNode] | None = None
+        best: tuple[int, cst.CSTNode] | None = None
         for start in unique(starts, key=id):
             found = root.first_draw_after(start, pool)
             if found is not None and (best is None or root.start(found) < best[0]):

@@ -1,7 +1,9 @@
-"""Our positions and parents equal libcst's PositionProvider and ParentNodeProvider's."""
+"""Our positions and parents equal libcst's PositionProvider and ParentNodeProvider's,
+and our source order agrees with the positions."""
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +13,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from shapecheck.positions import LAYOUT, Positions, parents
+from shapecheck.positions import LAYOUT, Positions, SourceOrder, parents
 from tests.helpers import FIXTURES
 
 
@@ -46,7 +48,44 @@ def _compare(text: str, per_statement: bool = True) -> int:
     assert parents(module) == code_parents
     if per_statement:
         _compare_per_statement(module, text, expected)
+    _compare_source_order(module, expected)
     return len(expected)
+
+
+def _compare_source_order(module: cst.Module, expected: Mapping[cst.CSTNode, Any]) -> None:
+    """SourceOrder says "starts before" and "ends before ... starts" as the ranges do,
+    for what the analyses compare: statements, calls and names. (A decorated def's range
+    starts at ``def``, after its decorators; no analysis compares a def's start.)"""
+    order = SourceOrder(module)
+    kinds = (cst.BaseStatement, cst.BaseSmallStatement, cst.Call, cst.Name)
+    nodes = [
+        n
+        for n in expected
+        if isinstance(n, kinds)
+        and not isinstance(n, (cst.FunctionDef, cst.ClassDef))
+        and expected[n].start != expected[n].end
+    ]
+    start = {n: (expected[n].start.line, expected[n].start.column) for n in nodes}
+    end = {n: (expected[n].end.line, expected[n].end.column) for n in nodes}
+    by_order = sorted(nodes, key=order.start)
+    assert [start[n] for n in by_order] == sorted(start[n] for n in by_order)
+    # A node ends before ``b`` starts exactly when its order ends before b's starts:
+    # sorted by where they end, those that end by b's start are a prefix, all of which
+    # must end before b in order, and none of the rest may.
+    by_end = sorted(nodes, key=lambda n: end[n])
+    ends = [end[n] for n in by_end]
+    prefix_max, suffix_min = [], []
+    for n in by_end:
+        prefix_max.append(max(prefix_max[-1] if prefix_max else -1, order.end(n)))
+    for n in reversed(by_end):
+        suffix_min.append(min(suffix_min[-1] if suffix_min else 1 << 62, order.end(n)))
+    suffix_min.reverse()
+    for b in nodes:
+        cut = bisect.bisect_right(ends, start[b])
+        if cut:
+            assert prefix_max[cut - 1] < order.start(b), (type(b).__name__, start[b])
+        if cut < len(by_end):
+            assert suffix_min[cut] > order.start(b), (type(b).__name__, start[b])
 
 
 def _compare_per_statement(

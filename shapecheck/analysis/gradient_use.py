@@ -5,9 +5,9 @@ everything computed from it, dies (``.item()``, ``print``, a comparison, a disca
 value) without reaching ``.backward()``, ``torch.autograd.grad``, ``torch.func``, a
 ``requires_grad`` check or a caller. The walk follows names through assignments,
 unpacking, loops, containers that collect them and calls that derive a new value, with
-libcst's scope analysis of the forward call's own function. Whatever it cannot
-follow (an attribute store, a closure, a ``return``, a global read elsewhere) makes the
-answer :attr:`GraphUse.UNKNOWN`, and the rule stays silent.
+a def-use index of the forward call's own function (:mod:`shapecheck.analysis.defuse`).
+Whatever it cannot follow (an attribute store, a closure, a ``return``, a global read
+elsewhere) makes the answer :attr:`GraphUse.UNKNOWN`, and the rule stays silent.
 
 Grad-mode contexts are read from the syntax too: a forward inside ``with torch.no_grad()``
 is covered even when the interpreter lost track of what ``torch`` is, and one inside
@@ -17,16 +17,17 @@ deliberate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 import libcst as cst
 from libcst.metadata import ComprehensionScope, Scope
 
+from shapecheck.analysis.defuse import DefUse, Unsupported
 from shapecheck.analysis.imports import bind_import, canonical, dotted
 from shapecheck.analysis.scopes import resolve_scopes
-from shapecheck.positions import ModuleMaps, Positions, walk
+from shapecheck.positions import ModuleMaps, SourceOrder, walk
 
 
 class GraphUse(Enum):
@@ -142,14 +143,16 @@ _MAX_STEPS = 2_000
 class GradientUses:
     """Answers SHP201's questions about one module; build it once per rule run."""
 
-    def __init__(self, module: cst.Module, maps: ModuleMaps | None = None) -> None:
-        # The run's shared maps: the parent map is a cheap field walk; positions (a
-        # code-generation pass) are computed only if source order must decide.
+    def __init__(
+        self, module: cst.Module, maps: ModuleMaps | None = None, *, own_index: bool = True
+    ) -> None:
+        # The run's shared maps: the parent map is a cheap field walk.
         self._maps = maps if maps is not None else ModuleMaps()
         self._parents = self._maps.parents(module)
-        # Scope analysis costs several parses of what it reads: only a def-use walk pays,
-        # for its own function.
-        self._scope_maps: dict[cst.FunctionDef | None, Mapping[cst.CSTNode, Scope]] = {}
+        # Names are indexed for a def-use walk's own function only. ``own_index=False``
+        # asks libcst's scope analysis throughout (the tests' reference).
+        self._names: dict[cst.FunctionDef | None, Names] = {}
+        self._own_index = own_index
         # Per function or module: each body statement's index, and the first statement
         # that sets the grad mode.
         self._body_index: dict[cst.CSTNode, dict[int, int]] = {}
@@ -160,11 +163,6 @@ class GradientUses:
         self._gradient_functions = self._functions_with_gradient_use(module)
 
     # ----------------------------------------------------------------- questions
-
-    @property
-    def positions(self) -> Positions:
-        """PositionProvider's ranges for the module, computed on first use."""
-        return self._maps.positions(self._module)
 
     def in_grad_context(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` sits under a grad-mode ``with``, decorator or set_grad_enabled.
@@ -206,20 +204,28 @@ class GradientUses:
         walk = _Walk(self, self._function_of(call))
         return walk.run(call)
 
-    def scopes_for(self, function: cst.FunctionDef | None) -> Mapping[cst.CSTNode, Scope]:
-        """ScopeProvider's scopes for the nodes of ``function``, or of the module (None).
+    def names_for(self, function: cst.FunctionDef | None) -> Names:
+        """Where the names of ``function`` (or of the module, for None) are bound and read.
 
-        The walk never leaves its forward call's own function, and what scope analysis
+        The walk never leaves its forward call's own function, and what a scope analysis
         says about that function's nodes does not depend on the code around it: a name
         the function binds is local to it (or declared global or nonlocal, which the
         walk gives up on either way), and a name it only reads resolves outside it,
-        where the walk gives up too. So a function is resolved alone, wrapped in a
-        module of its own (the same node objects), at a fraction of the module's cost.
+        where the walk gives up too. So a function is analysed alone: by the def-use
+        index (:mod:`shapecheck.analysis.defuse`), or by libcst's scope analysis, on a
+        module of its own (the same node objects), where the index declines.
         """
-        found = self._scope_maps.get(function)
+        found = self._names.get(function)
         if found is None:
-            root = self._module if function is None else cst.Module(body=[function])
-            found = self._scope_maps[function] = resolve_scopes(root)
+            root = self._module if function is None else function
+            try:
+                if not self._own_index:
+                    raise Unsupported(root)
+                found = DefUse(root, self._maps.order(self._module))
+            except Unsupported:
+                wrapped = self._module if function is None else cst.Module(body=[function])
+                found = _LibcstNames(resolve_scopes(wrapped), self._maps.order(self._module))
+            self._names[function] = found
         return found
 
     def block_has_gradient_use(self, block: cst.CSTNode) -> bool:
@@ -345,13 +351,13 @@ class _Walk:
         self.steps = 0
         self.seen: set[int] = set()
         self.declared = _declared_elsewhere(function)
-        self.scopes = uses.scopes_for(function)
+        self.names = uses.names_for(function)
 
     def run(self, call: cst.Call) -> GraphUse:
-        scope = self.scopes.get(call)
+        scope = self.names.scope(call)
         if scope is None:
             return GraphUse.UNKNOWN
-        self.home = _flow_scope(scope)
+        self.home = self.names.flow(scope)
         work: list[cst.CSTNode] = [call]
         while work:
             self.steps += 1
@@ -516,12 +522,13 @@ class _Walk:
         """
         if not isinstance(container, cst.Name):
             return GraphUse.UNKNOWN
-        scope = self.scopes.get(container)
+        names = self.names
+        scope = names.scope(container)
         if scope is None:
             return GraphUse.UNKNOWN
-        assignments = scope.assignments[container.value]
+        assignments = names.stores(scope, container.value)
         if not assignments or any(
-            _flow_scope(a.scope) is not self.home
+            names.flow(a.scope) is not self.home
             or not isinstance(a.node, cst.Name)
             or isinstance(self.uses._parents.get(a.node), cst.Param)
             for a in assignments
@@ -540,22 +547,22 @@ class _Walk:
 
     def _follow_name(self, name: cst.Name, work: list[cst.CSTNode]) -> GraphUse | None:
         """Queue the reads of ``name`` that this assignment reaches."""
-        scope = self.scopes.get(name)
+        names = self.names
+        scope = names.scope(name)
         if scope is None:
             return GraphUse.UNKNOWN
-        if _flow_scope(scope) is not self.home or name.value in self.declared:
+        if names.flow(scope) is not self.home or name.value in self.declared:
             return GraphUse.UNKNOWN  # global or nonlocal: others read it
-        assignments = scope.assignments[name.value]
-        reads = {id(a.node): a.node for b in assignments for a in b.references}
+        accesses = names.reads(scope, name.value)
+        reads = {id(a.node): a.node for a in accesses}
         kills = [
             a.node
-            for a in assignments
+            for a in names.stores(scope, name.value)
             if isinstance(a.node, cst.Name) and a.node is not name and self._plain(a.node)
         ]
-        for b in assignments:
-            for access in b.references:
-                if _flow_scope(access.scope) is not self.home:
-                    return GraphUse.UNKNOWN  # read by a closure or, at module level, a function
+        for access in accesses:
+            if names.flow(access.scope) is not self.home:
+                return GraphUse.UNKNOWN  # read by a closure or, at module level, a function
         # Scope accesses are sets: queue the reads last-first, so that the stack pops them
         # in source order and the first verdict found is the same on every run.
         for read in sorted(reads.values(), key=self._start, reverse=True):
@@ -607,19 +614,17 @@ class _Walk:
         block = parents.get(statement) if statement is not None else None
         return block is not None and _contains_node(self.uses, block, read)
 
-    def _defined_at(self, name: cst.Name) -> tuple[int, int]:
+    def _defined_at(self, name: cst.Name) -> Any:
         """Where a definition takes effect: the end of its assignment, or of the name."""
         parents = self.uses._parents
         node: cst.CSTNode | None = name
         while isinstance(node, (cst.BaseExpression, cst.AssignTarget, cst.BaseElement)):
             node = parents.get(node)
         where = node if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)) else name
-        end = self.uses.positions[where].end
-        return (end.line, end.column)
+        return self.names.end(where)
 
-    def _start(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self.uses.positions[node].start
-        return (where.line, where.column)
+    def _start(self, node: cst.CSTNode) -> Any:
+        return self.names.start(node)
 
     def _loop_of(self, node: cst.CSTNode) -> cst.For | cst.While | None:
         parent = self.uses._parents.get(node)
@@ -628,6 +633,41 @@ class _Walk:
                 return parent
             parent = self.uses._parents.get(parent)
         return None
+
+
+class Names(Protocol):
+    """What the def-use walk asks about names: :class:`DefUse` answers, or libcst."""
+
+    def scope(self, node: cst.CSTNode) -> Any: ...
+    def flow(self, scope: Any) -> Any: ...
+    def stores(self, scope: Any, name: str) -> Sequence[Any]: ...
+    def reads(self, scope: Any, name: str) -> Sequence[Any]: ...
+    def start(self, node: cst.CSTNode) -> Any: ...
+    def end(self, node: cst.CSTNode) -> Any: ...
+
+
+class _LibcstNames:
+    """The same questions, answered by libcst's scopes and the module's source order."""
+
+    def __init__(self, scopes: Mapping[cst.CSTNode, Scope], order: SourceOrder) -> None:
+        self._scopes = scopes
+        self.start = order.start
+        self.end = order.end
+
+    def scope(self, node: cst.CSTNode) -> Scope | None:
+        return self._scopes.get(node)
+
+    @staticmethod
+    def flow(scope: Scope) -> Scope:
+        return _flow_scope(scope)
+
+    @staticmethod
+    def stores(scope: Scope, name: str) -> Sequence[Any]:
+        return list(scope.assignments[name])
+
+    @staticmethod
+    def reads(scope: Scope, name: str) -> Sequence[Any]:
+        return [access for a in scope.assignments[name] for access in a.references]
 
 
 # ---------------------------------------------------------------------- helpers

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import libcst as cst
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.positions import ModuleMaps, Positions, children
+from shapecheck.positions import ModuleMaps, children
 from shapecheck.positions import walk as walk
 
 # The calls that seed the global generators of numpy and random.
@@ -61,11 +61,11 @@ _STATE_METHODS = frozenset({"get_state", "set_state", "getstate", "setstate", "g
 
 
 class SeedFlow:
-    """The module's functions, calls and positions, for following a seed's flow."""
+    """The module's functions, calls and source order, for following a seed's flow."""
 
     def __init__(self, module: cst.Module, maps: ModuleMaps | None = None) -> None:
-        # The run's shared maps: the parent map is a cheap field walk; positions (a
-        # code-generation pass) are computed only if source order must decide.
+        # The run's shared maps: the parent map and the source order are field walks,
+        # the order computed only if it must decide.
         self._maps = maps if maps is not None else ModuleMaps()
         self._parents = self._maps.parents(module)
         self.module = module
@@ -80,11 +80,6 @@ class SeedFlow:
                 self.functions.setdefault(node.name.value, []).append(node)
             elif isinstance(node, cst.ClassDef):
                 self.classes.setdefault(node.name.value, node)
-
-    @property
-    def positions(self) -> Positions:
-        """PositionProvider's ranges for the module, computed on first use."""
-        return self._maps.positions(self.module)
 
     def qualified(self, func: cst.BaseExpression) -> str:
         name = dotted(func) or ""
@@ -232,7 +227,7 @@ class SeedFlow:
             statement = parent
         return statement
 
-    def _reached_functions(self, home: cst.CSTNode, after: tuple[int, int]) -> list[cst.CSTNode]:
+    def _reached_functions(self, home: cst.CSTNode, after: int) -> list[cst.CSTNode]:
         """Functions and classes of this file called from ``home`` after ``after``, transitively."""
         reached: list[cst.CSTNode] = []
         seen: set[int] = set()
@@ -246,7 +241,7 @@ class SeedFlow:
                     if id(target) not in seen:
                         seen.add(id(target))
                         reached.append(target)
-                        work.append((target, (0, 0)))
+                        work.append((target, -1))  # all of a called function runs
         return reached
 
     def _callees(self, call: cst.Call) -> Iterator[cst.CSTNode]:
@@ -260,13 +255,12 @@ class SeedFlow:
         if name in self.classes:
             yield self.classes[name]
 
-    def start(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self.positions[node].start
-        return (where.line, where.column)
+    def start(self, node: cst.CSTNode) -> int:
+        """Where ``node`` starts, in source order (comparable within this module)."""
+        return self._maps.order(self.module).start(node)
 
-    def _end(self, node: cst.CSTNode) -> tuple[int, int]:
-        where = self.positions[node].end
-        return (where.line, where.column)
+    def _end(self, node: cst.CSTNode) -> int:
+        return self._maps.order(self.module).end(node)
 
 
 def _own_calls(scope: cst.CSTNode) -> Iterator[cst.Call]:
