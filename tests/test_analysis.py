@@ -133,3 +133,35 @@ def test_view_after_permute_raises_exactly_when_torch_does(order, target) -> Non
     except RuntimeError:
         torch_raises = True
     assert calls[0].raises is torch_raises
+
+
+def test_every_analysis_record_can_take_the_fast_replace() -> None:
+    """records.replace copies fields; that is dataclasses.replace only for records with
+    no __post_init__, InitVar or init=False field, which every analysis record must be."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import shapecheck.analysis as analysis
+    from shapecheck.analysis.records import replace, replaceable_fields
+
+    records = []
+    for info in pkgutil.iter_modules(analysis.__path__):
+        module = importlib.import_module(f"shapecheck.analysis.{info.name}")
+        records += [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and dataclasses.is_dataclass(value)
+            and value.__module__ == module.__name__
+        ]
+    assert len(records) > 20
+    for record in records:
+        replaceable_fields(record)  # raises for a record the fast replace would get wrong
+
+    from shapecheck.analysis.shapes import Dim, Role
+
+    dim = Dim(name="HIDDEN", value=128)
+    assert replace(dim, role=Role.FEATURE) == dataclasses.replace(dim, role=Role.FEATURE)
+    with pytest.raises(TypeError):
+        replace(dim, colour="red")

@@ -221,7 +221,9 @@ class GradientUses:
             try:
                 if not self._own_index:
                     raise Unsupported(root)
-                found = DefUse(root, self._maps.order(self._module))
+                # A function's own order is enough, and cheaper than its module's.
+                order = self._maps.order(self._module) if function is None else None
+                found = DefUse(root, order)
             except Unsupported:
                 wrapped = self._module if function is None else cst.Module(body=[function])
                 found = _LibcstNames(resolve_scopes(wrapped), self._maps.order(self._module))
@@ -718,7 +720,8 @@ def _is_grad_context(expression: cst.BaseExpression) -> bool:
 def _aliases(module: cst.Module) -> dict[str, str]:
     """Every name an import binds anywhere in the module, with what it refers to."""
     aliases: dict[str, str] = {}
-    for node in _walk(module):
+    # Imports are statements: the walk need not enter any expression.
+    for node in _walk(module, prune=(cst.BaseExpression,)):
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             for local, value in bind_import(node):
                 aliases.setdefault(local, value.name)

@@ -9,9 +9,10 @@ place makes the result unknown rather than guessed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import UNKNOWN_DIM, Dim, Shape, literal
 from shapecheck.analysis.values import Tensor
 

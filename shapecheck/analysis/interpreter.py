@@ -12,7 +12,7 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -58,6 +58,7 @@ from shapecheck.analysis.operators import (
     reshaped_unknown,
     unpack,
 )
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Role, literal
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (

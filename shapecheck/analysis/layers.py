@@ -8,10 +8,10 @@ constants. Applying a recurrent layer yields ``(output, h_n)`` or
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis import layout, packing, partial, shapes
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal
 from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
 from shapecheck.analysis.values import (

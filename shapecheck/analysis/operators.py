@@ -6,11 +6,10 @@ These are the parts of evaluation that do not depend on torch: ``a * b`` on size
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import libcst as cst
 
 from shapecheck.analysis import shapes, transfer
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, literal, named
 from shapecheck.analysis.transfer import Args
 from shapecheck.analysis.values import UNKNOWN, Const, Int, Opaque, Seq, Tensor, Value, join_all

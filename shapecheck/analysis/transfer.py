@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import libcst as cst
 
 from shapecheck.analysis import partial, shapes
 from shapecheck.analysis.imports import dotted
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal, named
 from shapecheck.analysis.values import (
     UNKNOWN,

@@ -7,10 +7,11 @@ the Python objects they stand for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Shape, join_dims, join_shapes
 
 if TYPE_CHECKING:
