@@ -61,21 +61,24 @@ def _compare(text: str, per_statement: bool = True, provider: bool = False) -> i
     code_parents = {
         node: parent for node, parent in libcst_parents.items() if type(node) not in LAYOUT
     }
-    assert parents(module) == code_parents
+    ours_parents = parents(module)
+    assert ours_parents == code_parents
     if per_statement:
-        _compare_per_statement(module, text, expected)
+        _compare_per_statement(module, text, expected, ours_parents)
     return len(expected)
 
 
 def _compare_per_statement(
-    module: cst.Module, text: str, expected: Mapping[cst.CSTNode, Any]
+    module: cst.Module,
+    text: str,
+    expected: Mapping[cst.CSTNode, Any],
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
 ) -> None:
     """Positions computed statement by statement, in any order, are the same ranges.
 
     Deepest nodes first generates the innermost statements alone before the blocks
     around them; the reverse order generates the last top-level statement first.
     """
-    parent_of = parents(module)
 
     def depth(node: cst.CSTNode) -> int:
         found = 0
