@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
@@ -11,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from shapecheck.rules import all_rules
 
 from shapecheck import cli
@@ -21,6 +23,17 @@ from shapecheck.text import split_lines
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)")
+VERIFY_EXTRA = ("torch", "jaxtyping", "beartype")
+
+
+def needs(*modules: str) -> list[pytest.MarkDecorator]:
+    """Skip marks for modules that are not installed, found without importing them.
+
+    ``pytest.importorskip`` at module level imports torch while collecting, in every
+    worker: seconds each. The tests import what they use when they run.
+    """
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    return [pytest.mark.skipif(True, reason=f"{name} is not installed") for name in missing]
 
 
 def lint(source: str, path: str = "snippet.py", extra: str | None = None) -> list[Finding]:

@@ -120,6 +120,7 @@ def _views(rank_sizes: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int
     return cases
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("order, target", _views((2, 6, 5)))
 def test_view_after_permute_raises_exactly_when_torch_does(order, target) -> None:
     """The stride rule against torch itself: splits always work, merges need neighbours."""

@@ -299,7 +299,7 @@ def test_a_run_served_from_the_cache_imports_neither_libcst_nor_the_analysis(
 def test_one_changed_file_loads_the_analysis_again(tmp_path: Path) -> None:
     script = tmp_path / "script.py"
     script.write_text(BAD_SNIPPET, encoding="utf-8")
-    _imported("check", "--isolated", str(script), cwd=tmp_path)
+    run_cli("check", "--isolated", str(script), cwd=tmp_path)  # fills the cache, in process
     script.write_text(BAD_SNIPPET.replace("seed(0)", "seed(1)"), encoding="utf-8")
     proc, loaded = _imported(
         "check", "--isolated", "--output-format", "concise", str(script), cwd=tmp_path
@@ -311,10 +311,8 @@ def test_one_changed_file_loads_the_analysis_again(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github", "junit"])
 def test_the_cache_serves_every_format_byte_for_byte(tmp_path: Path, fmt: str) -> None:
     args = ("check", "--output-format", fmt, "--statistics" if fmt == "concise" else "-q", BUGGY)
-    cold = subprocess.run(
-        [sys.executable, "-m", "shapecheck", *args], capture_output=True, text=True, cwd=tmp_path
-    )
-    warm, loaded = _imported(*args, cwd=tmp_path)
+    cold = run_cli(*args, cwd=tmp_path)  # analyses and fills the cache: in process will do
+    warm, loaded = _imported(*args, cwd=tmp_path)  # a new process: what it imports counts
     assert not loaded & HEAVY
     assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout)
     assert warm.stdout

@@ -10,6 +10,7 @@ CI runs a bounded number of examples; set SHAPECHECK_FUZZ_EXAMPLES for a campaig
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -17,9 +18,9 @@ import libcst as cst
 import pytest
 
 pytest.importorskip("hypothesis")
-pytest.importorskip("hypothesmith")
+if importlib.util.find_spec("hypothesmith") is None:
+    pytest.skip("could not import 'hypothesmith'", allow_module_level=True)
 
-import hypothesmith
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapecheck.rules import all_rules
@@ -84,8 +85,16 @@ def damaged_fixtures(draw: st.DrawFn) -> str:
     return "".join(lines)
 
 
+def _grammar() -> st.SearchStrategy[str]:
+    # Built when the test first draws, not at import: hypothesmith compiles Python's
+    # grammar into a parser (seconds), which every xdist worker would pay at collection.
+    import hypothesmith
+
+    return hypothesmith.from_grammar()
+
+
 @FUZZ
-@given(program=hypothesmith.from_grammar())
+@given(program=st.deferred(_grammar))
 def test_generated_programs(program: str) -> None:
     _assert_sound(PRELUDE + program)
 

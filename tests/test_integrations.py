@@ -88,6 +88,7 @@ PRE_COMMIT = (sys.executable, "-m", "pre_commit")
 @pytest.mark.skipif(
     importlib.util.find_spec("pre_commit") is None, reason="pre-commit is not installed"
 )
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_pre_commit_hook(tmp_path: Path) -> None:
     """The hook installs from this checkout (libcst only) and gates commits."""

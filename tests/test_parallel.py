@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from shapecheck.rules import all_rules
 
 from shapecheck import parallel
@@ -30,6 +31,7 @@ def _canonical(results) -> list[str]:
     return sorted(json.dumps(finding_to_json(f), sort_keys=True) for f in findings)
 
 
+@pytest.mark.slow
 def test_same_findings_with_workers_cache_and_any_order(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 2)  # the pool, even for few files
     baseline = _canonical(check_project(_jobs(SAMPLE), workers=1))
@@ -53,6 +55,7 @@ def test_results_come_back_in_the_order_of_the_jobs(monkeypatch) -> None:
     assert [r.name for r in results] == [str(p) for p in shuffled]
 
 
+@pytest.mark.slow
 def test_command_line_output_is_identical_with_and_without_jobs(tmp_path: Path) -> None:
     def run(*extra: str) -> str:
         result = run_cli(

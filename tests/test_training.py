@@ -205,6 +205,7 @@ def verifier():
     return verify.load("cpu")
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_verify_confirms_each_finding_and_runs_its_fix(rule, verifier) -> None:
     from shapecheck.finding import Status
@@ -226,6 +227,7 @@ def test_verify_confirms_each_finding_and_runs_its_fix(rule, verifier) -> None:
     assert checked >= 3
 
 
+@pytest.mark.torch
 def test_verify_refutes_evidence_that_does_not_hold(verifier) -> None:
     from dataclasses import replace
 

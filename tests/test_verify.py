@@ -7,19 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("jaxtyping")
-pytest.importorskip("beartype")
-
-import torch
 from shapecheck.rules import all_rules
 
 from shapecheck import cli, verify
 from shapecheck.finding import Applicability, Edit, Fix, Location, Status
 from shapecheck.fixer import fix_text
-from shapecheck.reference import ReferenceModel
-from tests.helpers import FIXTURES, lint, run_cli
+from tests.helpers import FIXTURES, VERIFY_EXTRA, lint, needs, run_cli
+
+# torch loads when a test runs (verify.load, or an import inside the test), not while
+# collecting: see conftest.py.
+pytestmark = [pytest.mark.torch, *needs(*VERIFY_EXTRA)]
 
 SHAPE_CLAIMS = {"layout", "hidden-state", "batch-index", "view"}
 SHAPE_RULES = [r for r in all_rules() if r.claim in SHAPE_CLAIMS]
@@ -116,6 +113,10 @@ def test_a_fix_that_fails_the_run_is_not_applied(verifier) -> None:
 
 
 def test_reference_model_checks_its_own_layout() -> None:
+    import torch
+
+    from shapecheck.reference import ReferenceModel
+
     model = ReferenceModel(7, 11, 13, batch_first=True, kind="GRU", num_layers=2)
     logits, state = model(torch.randn(3, 5, 7))
     assert logits.shape == (3, 5, 13) and state.shape == (2, 3, 11)
@@ -244,11 +245,11 @@ def test_refuted_findings_are_hidden_and_counted(monkeypatch, capsys) -> None:
     assert "= verify: refuted on cpu" in capsys.readouterr().out
 
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
-@cuda
 def test_cuda_path_confirms_device_and_layout_findings() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
     cuda_verifier = verify.load("cuda")
     for path in sorted((FIXTURES / "rules" / "device-mismatch").glob("fires_*.py")):
         for finding in lint(path.read_text(encoding="utf-8"), str(path)):
@@ -260,6 +261,8 @@ def test_cuda_path_confirms_device_and_layout_findings() -> None:
 
 
 def test_device_cuda_without_cuda_exits_2() -> None:
+    import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     result = run_cli(

@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("jaxtyping")
-pytest.importorskip("beartype")
-
 from shapecheck import verify
 from shapecheck.finding import Status
-from tests.helpers import FIXTURES, lint
+from tests.helpers import FIXTURES, VERIFY_EXTRA, lint, needs
+
+# torch loads when a test runs, not while collecting: see conftest.py.
+pytestmark = [pytest.mark.torch, *needs(*VERIFY_EXTRA)]
 
 
 @pytest.fixture(scope="module")

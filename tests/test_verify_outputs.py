@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("jaxtyping")
-pytest.importorskip("beartype")
-
 from shapecheck.rules import all_rules
 
 from shapecheck import verify
 from shapecheck.finding import Status
-from tests.helpers import FIXTURES, lint
+from tests.helpers import FIXTURES, VERIFY_EXTRA, lint, needs
+
+# torch loads when a test runs, not while collecting: see conftest.py.
+pytestmark = [pytest.mark.torch, *needs(*VERIFY_EXTRA)]
 
 # The claims of the rules for outputs and states, and SHP104's Linear/LayerNorm claim.
 OUTPUT_CLAIMS = {

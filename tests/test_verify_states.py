@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("jaxtyping")
-pytest.importorskip("beartype")
-
 from shapecheck import verify
 from shapecheck.finding import Status
-from tests.helpers import FIXTURES, lint
+from tests.helpers import FIXTURES, VERIFY_EXTRA, lint, needs
+
+# torch loads when a test runs, not while collecting: see conftest.py.
+pytestmark = [pytest.mark.torch, *needs(*VERIFY_EXTRA)]
 
 STATE_CLAIMS = {"state-handoff": "hidden-state-shape", "short-last-batch": "short-last-batch"}
 
