@@ -14,7 +14,7 @@ from shapecheck import describe
 from shapecheck.analysis import indexing
 from shapecheck.analysis.facts import TensorIndex
 from shapecheck.analysis.shapes import Role
-from shapecheck.analysis.values import RecurrentConfig
+from shapecheck.analysis.values import RecurrentConfig, Tensor
 from shapecheck.finding import Applicability, Severity
 from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
 
@@ -98,7 +98,18 @@ layer is not bidirectional.
                 help=f"Use `{wanted}` for the last time step",
                 fix=fix,
                 evidence={"shape": describe.shape_json(shape), "axis": fact.axis},
+                defers_to=_layer_flagged(fact.tensor),
             )
+
+
+def _layer_flagged(tensor: Tensor) -> tuple[tuple[str, cst.CSTNode], ...]:
+    """SHP102 or SHP103 at the layer's constructor: data laid out the other way reached
+    it, somewhere. Its ``batch_first`` is then what is wrong, the layout this index
+    assumes changes with its fix, and the index is right once it is fixed."""
+    source = tensor.source
+    if source is None:
+        return ()
+    return (("SHP102", source.layer.node), ("SHP103", source.layer.node))
 
 
 def _full(part: indexing.IndexPart) -> bool:

@@ -11,7 +11,7 @@ from shapecheck.analysis import indexing
 from shapecheck.analysis.facts import TensorIndex
 from shapecheck.analysis.shapes import Role
 from shapecheck.finding import Applicability, Severity
-from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext, unique
+from shapecheck.rule import FixSpec, NodeEdit, Report, Rule, RuleContext
 
 
 class BidirectionalLastStep(Rule):
@@ -59,19 +59,34 @@ joining `h_n[-2]` doubles the size the head receives.
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         facts = [f for f in ctx.facts.tensor_indexing if _bidirectional(f)]
-        for fact in unique(facts, key=lambda f: id(f.node)):
-            source = fact.tensor.source
-            if source.part == "output":
-                time = _last_step_axis(fact)
-                if time is not None and not _also_indexed(facts, fact, time, 0):
-                    yield self._output(ctx, fact, time)
-            elif (
-                source.part == "h_n"
-                and _only_last_layer(fact)
-                and not _also_indexed(facts, fact, 0, -2)
-                and not _output_halved(facts, fact)
-            ):
-                yield self._state(ctx, fact)
+        reported: set[int] = set()
+        # A subscript is looked at in every context it ran in, first seen first: a caller
+        # whose input was wrong in another way may hide the layout the model's own look
+        # (the one its file alone gets) shows.
+        for fact in facts:
+            if id(fact.node) in reported:
+                continue
+            report = self._report(ctx, facts, fact)
+            if report is not None:
+                reported.add(id(fact.node))
+                yield report
+
+    def _report(
+        self, ctx: RuleContext, facts: list[TensorIndex], fact: TensorIndex
+    ) -> Report | None:
+        source = fact.tensor.source
+        if source.part == "output":
+            time = _last_step_axis(fact)
+            if time is not None and not _also_indexed(facts, fact, time, 0):
+                return self._output(ctx, fact, time)
+        elif (
+            source.part == "h_n"
+            and _only_last_layer(fact)
+            and not _also_indexed(facts, fact, 0, -2)
+            and not _output_halved(facts, fact)
+        ):
+            return self._state(ctx, fact)
+        return None
 
     def _output(self, ctx: RuleContext, fact: TensorIndex, time: int) -> Report:
         config = fact.tensor.source.layer.recurrent

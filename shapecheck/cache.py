@@ -37,7 +37,7 @@ from shapecheck.registry import RuleInfo
 from shapecheck.report.jsonfmt import as_dict
 
 CACHE_DIR = ".shapecheck_cache"
-_FORMAT = 1  # bump when the entry layout changes
+_FORMAT = 2  # bump when the entry layout changes
 _SPECS = "imports.json"
 _RULES = "rules.json"
 
@@ -166,8 +166,14 @@ def _location(data: dict[str, int]) -> Location:
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
-    """The finding as the JSON report writes it (never verified on the lint path)."""
-    return as_dict(finding)
+    """The finding as the JSON report writes it (never verified on the lint path), with
+    the findings it defers to, which the merge of a project's roots still needs."""
+    data = as_dict(finding)
+    data["defers_to"] = [
+        [code, filename, {"row": where.row, "column": where.column}]
+        for code, filename, where in finding.defers_to
+    ]
+    return data
 
 
 def finding_from_json(data: dict[str, Any]) -> Finding:
@@ -194,4 +200,8 @@ def finding_from_json(data: dict[str, Any]) -> Finding:
         evidence=dict(data["evidence"]),
         notes=tuple(data["notes"]),
         cell=data["cell"],
+        defers_to=tuple(
+            (str(code), str(filename), _location(where))
+            for code, filename, where in data["defers_to"]
+        ),
     )

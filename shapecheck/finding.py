@@ -75,6 +75,8 @@ class Finding:
     notes: tuple[str, ...] = ()
     verification: Verification | None = None
     cell: int | None = None  # a notebook's cell (1-based); rows then count within it
+    # (code, filename, location) of findings that explain this one: see ``without_deferred``.
+    defers_to: tuple[tuple[str, str, Location], ...] = ()
 
     def fixable(self, unsafe: bool = False) -> bool:
         """ruff's ``[*]``: ``--fix`` would apply it (with ``--unsafe-fixes``, unsafe ones too)."""
@@ -90,3 +92,14 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, int, int, str]:
         return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
+
+
+def without_deferred(findings: list[Finding]) -> list[Finding]:
+    """The findings less those that defer to another one that is reported.
+
+    SHP107 on ``out[:, -1]`` of a layer that SHP102 says lacks ``batch_first`` rests on
+    the layout SHP102's fix changes: one mistake, reported once, with one fix. The
+    check is by place, so it also holds between files analysed from different roots.
+    """
+    places = {(f.code, f.filename, f.location) for f in findings if f.cell is None}
+    return [f for f in findings if not any(d in places for d in f.defers_to)]

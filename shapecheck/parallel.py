@@ -20,7 +20,7 @@ from shapecheck import cache as cache_module
 from shapecheck import registry
 from shapecheck.checking import FileResult, FixOptions, check_file
 from shapecheck.files import SourceFile
-from shapecheck.finding import Finding
+from shapecheck.finding import Finding, without_deferred
 from shapecheck.progress import Progress
 from shapecheck.project_files import Project, absolute
 
@@ -209,7 +209,10 @@ def _merge(jobs: Sequence[Job], raw: list[list[Finding]], project: Project) -> l
         )
         for job in jobs
     ]
+    kept = {id(f) for f in without_deferred([finding for _, finding, _ in chosen.values()])}
     for _, finding, holder in chosen.values():
+        if id(finding) not in kept:
+            continue  # it defers to a finding another root made (SHP107 to SHP102)
         result = results[holder]
         result.findings.append(finding)
         if finding.filename not in result.sources:

@@ -152,6 +152,7 @@ class Importer:
         # Its functions get their own look when that file is a root; not once per importer.
         for fn in interp.functions[defined:]:
             interp.analyzed.add(id(fn.node))
+            interp.imported.add(id(fn.node))
         return frame
 
 

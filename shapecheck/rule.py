@@ -53,6 +53,9 @@ class Report:
     help: str | None = None
     fix: FixSpec | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The findings that explain this one, as (rule code, node): where one of them is
+    # reported, fixing it changes what this report rests on, so this one is not shown.
+    defers_to: tuple[tuple[str, cst.CSTNode], ...] = ()
 
 
 class Rule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from shapecheck import noqa
 from shapecheck.analysis import analyze
 from shapecheck.analysis.imports import bind_import
 from shapecheck.diagnostics import ANALYSIS_INCOMPLETE, INTERNAL_ERROR, SYNTAX_ERROR, diagnostic
-from shapecheck.finding import Edit, Finding, Fix, Location, Severity
+from shapecheck.finding import Edit, Finding, Fix, Location, Severity, without_deferred
 from shapecheck.positions import ModuleMaps
 from shapecheck.project import (
     Importer,
@@ -131,7 +131,7 @@ def check_source(
     findings = noqa.apply(text, path, own, {r.code for r in rules} - ignored)
     if foreign:
         findings += _unsuppressed(foreign, {}, imports)
-    return sorted(_dedupe(findings), key=Finding.sort_key)
+    return sorted(_dedupe(without_deferred(findings)), key=Finding.sort_key)
 
 
 def _reachable_text(text: str, imports: Imports | None) -> str:
@@ -203,7 +203,7 @@ def _place_across(
     if fix is not None and any(ctx.module_index(edit.node) != index for edit in fix.edits):
         fix = None  # one finding's edits stay in one file
     report = replace(report, message=message, fix=fix, evidence=_plain(report.evidence))
-    placed = _place(ctx, rule, report, home, index)
+    placed = _place(ctx, rule, report, home, index, files)
     alias = ctx.facts.torch_alias
     if (
         placed.fix is not None
@@ -278,8 +278,17 @@ def _syntax_only(text: str, path: str) -> list[Finding]:
 
 
 def _place(
-    ctx: RuleContext, rule: type[Rule], report: Report, path: str, index: int = 0
+    ctx: RuleContext,
+    rule: type[Rule],
+    report: Report,
+    path: str,
+    index: int = 0,
+    files: Sequence[str] = (),
 ) -> Finding:
+    """The report as a finding at its node's place in ``path``, the ``index``-th module.
+
+    ``files`` names every module, where the report may defer to a node in another one.
+    """
     where = ctx.positions_of(index)[report.node]
     fix = None
     if report.fix is not None:
@@ -296,7 +305,19 @@ def _place(
         fix=fix,
         help=report.help,
         evidence={"claim": rule.claim, **report.evidence} if rule.claim else report.evidence,
+        defers_to=tuple(_deferrals(ctx, report, files or (path,))),
     )
+
+
+def _deferrals(
+    ctx: RuleContext, report: Report, files: Sequence[str]
+) -> Iterator[tuple[str, str, Location]]:
+    for code, node in report.defers_to:
+        index = ctx.module_index(node)
+        positions = ctx.positions_of(index)
+        if node in positions:  # in a module of this run: it can be reported in this run
+            start = positions[node].start
+            yield code, files[index], Location(start.line, start.column + 1)
 
 
 def _edit(ctx: RuleContext, edit: NodeEdit, index: int = 0) -> Edit:

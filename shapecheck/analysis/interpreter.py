@@ -138,6 +138,9 @@ class Interpreter:
         self.globals = Frame(outer=None, scope=None, grad=True, modes={})
         self.functions: list[Function] = []
         self.analyzed: set[int] = set()
+        # Functions of the other project modules this root imports: their file's own
+        # run gives them their standalone looks (shapecheck.project).
+        self.imported: set[int] = set()
         self.active: list[int] = []
         self.statement: cst.SimpleStatementLine | None = None
         self.budget = STATEMENT_BUDGET
@@ -179,8 +182,35 @@ class Interpreter:
                 self.globals,
                 receiver=receiver,
             )
+        self._look_at_forwards_alone()
         self.facts.truncated = self.budget <= 0
         return self.facts
+
+    def _look_at_forwards_alone(self) -> None:
+        """Each model's ``forward`` also gets a look with its input unknown.
+
+        That is the look it gets when the model's file is analysed alone, as in a
+        project split into a model module and a training script. A mistake inside the
+        model (``h_n[-1]`` of a bidirectional layer) is then found even where the only
+        caller's input was wrong in another way that hid it, and a one-file script is
+        reported as its split twin is. The instance is a fresh one, as in that file.
+        """
+        for fn in list(self.functions):
+            if self.budget <= 0:
+                return
+            if (
+                fn.binding == "method"
+                and fn.node.name.value == "forward"
+                and fn.owner is not None
+                and is_module_class(fn.owner)
+                and id(fn.node) not in self.imported
+            ):
+                self.call_function(
+                    fn,
+                    Args(node=None, pos=[], has_star=True),
+                    self.globals,
+                    receiver=self._standalone_instance(fn.owner),
+                )
 
     def _standalone_instance(self, cls: ClassValue) -> Instance:
         key = id(cls)
