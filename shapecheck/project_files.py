@@ -166,6 +166,12 @@ class Project:
             self._modules[path] = module
         return self._modules[path]
 
+    def parsed(self, path: Path, text: str) -> cst.Module | None:
+        """The module another root's import already parsed from this same text, if any."""
+        if self._modules.get(path) is not None and self.text(path) == text:
+            return self._modules[path]
+        return None
+
     def adopt(self, path: Path, module: cst.Module) -> None:
         """Use a root's own parse for it when another root imports it."""
         self._modules.setdefault(path, module)

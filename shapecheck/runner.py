@@ -57,8 +57,11 @@ def check_source(
     if not could_fire(_reachable_text(text, imports), rules, ignored):
         # No selected rule can fire here; a cheap C-level parse still reports syntax errors.
         return _syntax_only(text, path)
+    # A root that another root imported was parsed then: the same text, the same tree.
+    module = imports.project.parsed(imports.path, text) if imports is not None else None
     try:
-        module = cst.parse_module(text)
+        if module is None:
+            module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         message = f"SyntaxError: {error.message}"
         return [diagnostic(SYNTAX_ERROR, path, message, error.raw_line, error.raw_column + 1)]

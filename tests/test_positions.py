@@ -3,8 +3,11 @@ and our source order agrees with the positions."""
 
 from __future__ import annotations
 
+import ast
 import bisect
 import importlib.util
+import io
+import tokenize
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -138,9 +141,58 @@ def _compare_per_statement(
             assert not ours._whole
 
 
-@pytest.mark.parametrize(
-    "path", sorted(FIXTURES.rglob("*.py")), ids=lambda p: str(p.relative_to(FIXTURES))
-)
+def _syntax(text: str) -> set[tuple[str, ...]]:
+    """What positions depend on in a file: which constructs nest in which (with the field
+    they fill), and which tokens, comments, continuations and blank lines lie between."""
+    found: set[tuple[str, ...]] = set()
+    for parent in ast.walk(ast.parse(text)):
+        for field, value in ast.iter_fields(parent):
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    found.add((type(parent).__name__, field, type(child).__name__))
+    previous = None
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        kind = tokenize.tok_name[token.type]
+        spelling = token.string if token.type == tokenize.OP else ""
+        if token.type == tokenize.STRING:
+            spelling = token.string[: len(token.string) - len(token.string.lstrip("rbuRBUfF"))]
+        found.add((kind, spelling))
+        if previous is not None and previous.end[0] != token.start[0]:
+            found.add(("line break after", tokenize.tok_name[previous.type]))
+        previous = token
+    return found
+
+
+def _syntax_sample(syntax: dict[Path, set[tuple[str, ...]]]) -> list[Path]:
+    """A few fixtures that, together, hold every piece of syntax all the fixtures hold.
+
+    Positions are a function of syntax alone, and libcst's provider costs several
+    parses per file: a fixture whose every construct another one already shows adds
+    time to the suite and nothing to the comparison. Greedy set cover, the largest
+    gain first (ties: the path), so the sample changes only when the fixtures do.
+    """
+    remaining = dict(syntax)
+    chosen: list[Path] = []
+    while remaining:
+        best = max(remaining, key=lambda p: (len(remaining[p]), [-ord(c) for c in str(p)]))
+        covered = remaining.pop(best)
+        if not covered:
+            break
+        chosen.append(best)
+        remaining = {p: features - covered for p, features in remaining.items()}
+    return sorted(chosen)
+
+
+SYNTAX = {p: _syntax(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES.rglob("*.py"))}
+SAMPLE = _syntax_sample(SYNTAX)
+
+
+def test_the_sample_holds_all_fixture_syntax() -> None:
+    assert set().union(*(SYNTAX[p] for p in SAMPLE)) == set().union(*SYNTAX.values())
+    assert len(SAMPLE) < len(SYNTAX) / 4  # the point of sampling
+
+
+@pytest.mark.parametrize("path", SAMPLE, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_same_as_libcst_on_fixtures(path: Path) -> None:
     assert _compare(path.read_text(encoding="utf-8")) > 0
 

@@ -11,6 +11,8 @@ Whatever cannot be known becomes :data:`UNKNOWN`, and no rule fires on unknowns.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -586,8 +588,8 @@ class Interpreter:
             if isinstance(value, Opaque) and value.text is None:
                 return Opaque(name)
             return value
-        if name in ("True", "False", "None"):
-            return Const({"True": True, "False": False, "None": None}[name])
+        if name in _KEYWORD_CONSTANTS:
+            return _KEYWORD_CONSTANTS[name]
         if name in transfer.BUILTINS or name == "super":
             return QName(f"builtins.{name}")
         return Opaque(name)
@@ -754,10 +756,7 @@ class Interpreter:
             return UNKNOWN
 
     def _string(self, node: cst.SimpleString, frame: Frame) -> Value:
-        try:
-            return Const(node.evaluated_value)
-        except Exception:
-            return UNKNOWN
+        return _string_value(node.value)
 
     def _sequence(self, node: cst.Tuple | cst.List, frame: Frame) -> Value:
         items = []
@@ -1477,6 +1476,19 @@ def _summary_key(
     except TypeError:
         return None
     return key
+
+
+_KEYWORD_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _string_value(literal: str) -> Value:
+    """A string literal's value, by its spelling: evaluating one compiles it, and the
+    same literals (docstrings among them) are met each time their function runs."""
+    try:
+        return Const(ast.literal_eval(literal))
+    except Exception:  # what libcst's evaluated_value raises, whatever it is
+        return UNKNOWN
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
