@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import importlib.util
 import io
 import tokenize
@@ -163,18 +164,28 @@ def _syntax(text: str) -> set[tuple[str, ...]]:
     return found
 
 
-def _syntax_sample(syntax: dict[Path, set[tuple[str, ...]]]) -> list[Path]:
+@functools.cache
+def _fixture_syntax() -> dict[Path, frozenset[tuple[str, ...]]]:
+    return {
+        path: frozenset(_syntax(path.read_text(encoding="utf-8")))
+        for path in sorted(FIXTURES.rglob("*.py"))
+    }
+
+
+@functools.cache
+def _syntax_sample() -> list[Path]:
     """A few fixtures that, together, hold every piece of syntax all the fixtures hold.
 
     Positions are a function of syntax alone, and libcst's provider costs several
     parses per file: a fixture whose every construct another one already shows adds
     time to the suite and nothing to the comparison. Greedy set cover, the largest
-    gain first (ties: the path), so the sample changes only when the fixtures do.
+    gain first (ties: the first path), so the sample changes only when the fixtures do.
+    It is chosen when a test first asks, not at collection, which every worker repeats.
     """
-    remaining = dict(syntax)
+    remaining = dict(_fixture_syntax())
     chosen: list[Path] = []
     while remaining:
-        best = max(remaining, key=lambda p: (len(remaining[p]), [-ord(c) for c in str(p)]))
+        best = max(remaining, key=lambda p: len(remaining[p]))  # the first of equals
         covered = remaining.pop(best)
         if not covered:
             break
@@ -183,18 +194,18 @@ def _syntax_sample(syntax: dict[Path, set[tuple[str, ...]]]) -> list[Path]:
     return sorted(chosen)
 
 
-SYNTAX = {p: _syntax(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES.rglob("*.py"))}
-SAMPLE = _syntax_sample(SYNTAX)
-
-
 def test_the_sample_holds_all_fixture_syntax() -> None:
-    assert set().union(*(SYNTAX[p] for p in SAMPLE)) == set().union(*SYNTAX.values())
-    assert len(SAMPLE) < len(SYNTAX) / 4  # the point of sampling
+    syntax = _fixture_syntax()
+    sample = _syntax_sample()
+    assert set().union(*(syntax[p] for p in sample)) == set().union(*syntax.values())
+    assert len(sample) < len(syntax) / 4  # the point of sampling
 
 
-@pytest.mark.parametrize("path", SAMPLE, ids=lambda p: str(p.relative_to(FIXTURES)))
-def test_same_as_libcst_on_fixtures(path: Path) -> None:
-    assert _compare(path.read_text(encoding="utf-8")) > 0
+@pytest.mark.slow
+def test_same_as_libcst_on_fixtures(subtests: pytest.Subtests) -> None:
+    for path in _syntax_sample():
+        with subtests.test(fixture=str(path.relative_to(FIXTURES))):
+            assert _compare(path.read_text(encoding="utf-8")) > 0
 
 
 @pytest.mark.parametrize("name", ["rnn.py", "module.py"])
