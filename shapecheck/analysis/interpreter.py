@@ -91,6 +91,7 @@ from shapecheck.analysis.vocabulary import (
     WRAPPERS,
     is_module_class,
 )
+from shapecheck.positions import children
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -226,18 +227,22 @@ class Interpreter:
 
     # ------------------------------------------------------------------ statements
 
+    # Statements are told apart by exact type: ``isinstance`` against a libcst node class
+    # goes through ABCMeta, and these are the interpreter's most frequent tests.
+
     def exec_block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, frame: Frame) -> None:
-        if isinstance(body, cst.SimpleStatementSuite):
+        kind = type(body)
+        if kind is cst.SimpleStatementSuite:
             for small in body.body:
                 self.exec_small(small, frame)
             return
-        if isinstance(body, cst.IndentedBlock):
+        if kind is cst.IndentedBlock:
             body = body.body
         for stmt in body:
             self.budget -= 1
             if self.budget <= 0:
                 return
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 self.statement = stmt
                 for small in stmt.body:
                     self.exec_small(small, frame)
@@ -247,7 +252,8 @@ class Interpreter:
                     handler(self, stmt, frame)
 
     def exec_small(self, stmt: cst.BaseSmallStatement, frame: Frame) -> None:
-        if isinstance(stmt, cst.Expr):
+        kind = type(stmt)
+        if kind is cst.Expr:
             if isinstance(stmt.value, cst.Call):
                 self.facts.call_statements[id(stmt.value)] = (stmt, tuple(self.enclosing))
             value = self.eval(stmt.value, frame)
@@ -255,7 +261,7 @@ class Interpreter:
                 name = dotted(stmt.value.func) or ""
                 if name.endswith("set_grad_enabled"):
                     frame.grad = value.enabled
-        elif isinstance(stmt, cst.Assign):
+        elif kind is cst.Assign:
             value = self._unpacked_shape(stmt, frame)
             if value is None:
                 target = stmt.targets[0].target if len(stmt.targets) == 1 else None
@@ -267,16 +273,16 @@ class Interpreter:
                     self.size_name = None
             for target in stmt.targets:
                 self.assign(target.target, value, frame)
-        elif isinstance(stmt, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if stmt.value is not None:
                 self.assign(stmt.target, self.eval(stmt.value, frame), frame)
-        elif isinstance(stmt, cst.AugAssign):
+        elif kind is cst.AugAssign:
             left = self.eval(stmt.target, frame)
             right = self.eval(stmt.value, frame)
             self.assign(stmt.target, binary(left, right, stmt.operator), frame)
-        elif isinstance(stmt, cst.Return):
+        elif kind is cst.Return:
             frame.returns.append(self.eval(stmt.value, frame) if stmt.value else Const(None))
-        elif isinstance(stmt, (cst.Import, cst.ImportFrom)):
+        elif kind is cst.Import or kind is cst.ImportFrom:
             for local, value in bind_import(stmt):
                 if value.name.split(".", 1)[0] in ("torch", "lightning", "pytorch_lightning"):
                     self.facts.imports_torch = True
@@ -850,7 +856,7 @@ class Interpreter:
         return join(body, orelse)
 
     def _evaluate_children(self, node: cst.BaseExpression, frame: Frame) -> Value:
-        for child in node.children:
+        for child in children(node):  # not node.children: that runs a visitor
             if isinstance(child, cst.BaseExpression):
                 self.eval(child, frame)
             elif isinstance(child, (cst.ComparisonTarget, cst.Arg)):
