@@ -66,12 +66,16 @@ class Importer:
         self.modules: dict[Path, cst.Module] = {}
         self.owners: dict[int, Path] = {}  # id(globals frame) -> its file
         self.entries: list[Entry] = []
+        self.specs: dict[int, ImportSpec | None] = {}  # id(import statement) -> its spec
         self.involved: _Involved | None = None  # built on the first finding that asks
 
     def bind(self, interp: ProjectInterpreter, stmt: cst.Import | cst.ImportFrom, frame: Frame):
         """The local names a project-local import binds, each to the module's value."""
         here = self.owner(frame)
-        spec = _spec_of(stmt)
+        key = id(stmt)
+        if key not in self.specs:  # a function's imports run each time it does
+            self.specs[key] = _spec_of(stmt)
+        spec = self.specs[key]
         if here is None or spec is None:
             return {}
         bound: dict[str, Value] = {}

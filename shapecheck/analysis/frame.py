@@ -67,6 +67,15 @@ class Frame:
     def restore(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
         self.env, self.modes, self.grad = dict(snap[0]), dict(snap[1]), snap[2]
 
+    def exchange(
+        self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]
+    ) -> tuple[dict[str, Value], dict[str, Mode], bool | None]:
+        """The state as it is, handed over rather than copied, with ``snap`` restored in
+        its place: ``snapshot()`` then ``restore(snap)`` at one copy less."""
+        current = (self.env, self.modes, self.grad)
+        self.restore(snap)
+        return current
+
     def join_with(self, snap: tuple[dict[str, Value], dict[str, Mode], bool | None]) -> None:
         env, modes, grad = snap
         join_into(self.env, env)
@@ -82,7 +91,8 @@ def join_into(values: dict[str, Value], other: dict[str, Value]) -> None:
     """``values`` after a branch joined with ``other`` from the branch not taken."""
     for name, value in other.items():
         mine = values.get(name)
-        values[name] = value if mine is None else join(mine, value)
+        if mine is not value:  # most names are untouched by a branch
+            values[name] = value if mine is None else join(mine, value)
 
 
 def modes_for_callee(caller: Frame, args: Args) -> dict[str, Mode]:

@@ -145,6 +145,7 @@ class Interpreter:
         # run gives them their standalone looks (shapecheck.project).
         self.imported: set[int] = set()
         self.active: list[int] = []
+        self._imports: dict[int, list[tuple[str, QName]]] = {}  # id(statement) -> names
         self.statement: cst.SimpleStatementLine | None = None
         self.budget = STATEMENT_BUDGET
         self.instances: dict[int, Instance] = {}
@@ -283,7 +284,10 @@ class Interpreter:
         elif kind is cst.Return:
             frame.returns.append(self.eval(stmt.value, frame) if stmt.value else Const(None))
         elif kind is cst.Import or kind is cst.ImportFrom:
-            for local, value in bind_import(stmt):
+            bindings = self._imports.get(id(stmt))
+            if bindings is None:  # a function's imports run each time it does
+                bindings = self._imports[id(stmt)] = bind_import(stmt)
+            for local, value in bindings:
                 if value.name.split(".", 1)[0] in ("torch", "lightning", "pytorch_lightning"):
                     self.facts.imports_torch = True
                 if value.name == "torch" and frame is self.globals:
@@ -383,8 +387,7 @@ class Interpreter:
         owner = frame.receiver
         attrs = dict(owner.attrs) if owner is not None else {}
         self.exec_block(node.body, frame)
-        after_body = frame.snapshot()
-        frame.restore(before)
+        after_body = frame.exchange(before)
         attrs_after_body = {}
         if owner is not None:
             attrs_after_body, owner.attrs = owner.attrs, dict(attrs)
@@ -441,8 +444,7 @@ class Interpreter:
         if node.orelse is not None:
             self.exec_block(node.orelse.body, frame)
         for handler in node.handlers:
-            after = frame.snapshot()
-            frame.restore(before)
+            after = frame.exchange(before)
             if handler.name is not None:
                 self.assign(handler.name.name, UNKNOWN, frame)
             self.exec_block(handler.body, frame)
