@@ -89,6 +89,7 @@ from shapecheck.analysis.vocabulary import (
     TORCH_RANDOM,
     TORCH_SEEDS,
     WRAPPERS,
+    draws_on_construction,
     is_module_class,
 )
 from shapecheck.positions import children
@@ -1039,7 +1040,7 @@ class Interpreter:
         elif name in TORCH_RANDOM or name.startswith("torch.nn.init."):
             self.facts.torch_randomness.append(node)
         elif name.startswith("torch.nn.") and name.count(".") == 2 and name[9:10].isupper():
-            if not name.endswith("Loss"):
+            if draws_on_construction(name[9:]):
                 self.facts.torch_randomness.append(node)
         elif name == "torch.utils.data.DataLoader" and as_bool(args.kw.get("shuffle")):
             self.facts.torch_randomness.append(node)
@@ -1075,9 +1076,10 @@ class Interpreter:
         in_forward: bool = False,
     ) -> Value:
         key = id(fn.node)
-        self.analyzed.add(key)
         if key in self.active or len(self.active) >= MAX_CALL_DEPTH or self.budget <= 0:
+            # Not run here: a function first reached too deep still gets its own look.
             return UNKNOWN
+        self.analyzed.add(key)
         grad = False if fn.grad_disabled else caller.grad
         modes = modes_for_callee(caller, args)
         summary_key = _summary_key(fn, receiver, args, grad, in_forward or caller.in_forward, modes)
