@@ -101,6 +101,7 @@ class Project:
         self._paths = {name: path for path, name in self._names.items()}
         self._texts: dict[Path, str | None] = {}
         self._modules: dict[Path, cst.Module | None] = {}
+        self._holds: dict[tuple[Path, frozenset[str]], bool] = {}
         self._specs: dict[Path, list[ImportSpec]] = {}
         self._roots: dict[Path, Path] = {}
         self._resolved: dict[tuple[Path, ImportSpec], list[tuple[str | None, Path]]] = {}
@@ -165,6 +166,15 @@ class Project:
                 self.maps.add_text(module, text)
             self._modules[path] = module
         return self._modules[path]
+
+    def holds_any(self, path: Path, words: frozenset[str]) -> bool:
+        """Whether the module's text, lowercased, contains one of ``words`` (remembered
+        per word set: every root that reaches the module asks)."""
+        key = (path, words)
+        if key not in self._holds:
+            text = (self.text(path) or "").lower()
+            self._holds[key] = any(word in text for word in words)
+        return self._holds[key]
 
     def parsed(self, path: Path, text: str) -> cst.Module | None:
         """The module another root's import already parsed from this same text, if any."""

@@ -54,7 +54,7 @@ def check_source(
     With ``imports``, the project modules it imports are analysed with it, and the
     findings that belong in one of those files come back named after that file.
     """
-    if not could_fire(_reachable_text(text, imports), rules, ignored):
+    if not _reach_could_fire(text, imports, rules, ignored):
         # No selected rule can fire here; a cheap C-level parse still reports syntax errors.
         return _syntax_only(text, path)
     # A root that another root imported was parsed then: the same text, the same tree.
@@ -137,12 +137,19 @@ def check_source(
     return sorted(_dedupe(without_deferred(findings)), key=Finding.sort_key)
 
 
-def _reachable_text(text: str, imports: Imports | None) -> str:
-    """The root's text and, with imports followed, the text of every module it reaches."""
+def _reach_could_fire(
+    text: str, imports: Imports | None, rules: Sequence[type[Rule]], ignored: frozenset[str]
+) -> bool:
+    """Whether the root's text, or with imports followed that of a module it reaches,
+    holds a trigger word. Each module is tested once per rule selection, for all the
+    roots that reach it, rather than as part of every root's joined text."""
+    if could_fire(text, rules, ignored):
+        return True
     if imports is None:
-        return text
+        return False
     project = imports.project
-    return "\n".join([text, *(project.text(p) or "" for p in project.closure(imports.path))])
+    words = _trigger_words(rules, ignored)
+    return any(project.holds_any(path, words) for path in project.closure(imports.path))
 
 
 def _unsuppressed(
@@ -257,9 +264,12 @@ def could_fire(
     text: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
 ) -> bool:
     """Whether the text holds a trigger word of some selected rule (see ``Rule.triggers``)."""
-    words = {word for rule in rules if rule.code not in ignored for word in rule.triggers}
     lowered = text.lower()
-    return any(word in lowered for word in words)
+    return any(word in lowered for word in _trigger_words(rules, ignored))
+
+
+def _trigger_words(rules: Sequence[type[Rule]], ignored: frozenset[str]) -> frozenset[str]:
+    return frozenset(word for rule in rules if rule.code not in ignored for word in rule.triggers)
 
 
 def _syntax_only(text: str, path: str) -> list[Finding]:

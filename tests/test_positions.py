@@ -213,10 +213,12 @@ def test_same_as_libcst_on_torch_sources(name: str) -> None:
     source = next((p for p in _torch_sources() if p.name == name), None)
     if source is None:
         pytest.skip("torch is not installed")
-    # Statement by statement on the recurrent layers only: the fixtures and the edge
-    # cases cover the rest, and the suite has a time budget.
+    # Statement by statement, and against ParentNodeProvider itself, on the recurrent
+    # layers only: the fixtures and the edge cases cover the rest, and the suite has a
+    # time budget.
     text = source.read_text(encoding="utf-8")
-    assert _compare(text, per_statement=name == "rnn.py", provider=True) > 8_000
+    rnn = name == "rnn.py"
+    assert _compare(text, per_statement=rnn, provider=rnn) > 8_000
 
 
 @pytest.mark.parametrize(
