@@ -66,20 +66,25 @@ class Importer:
         self.modules: dict[Path, cst.Module] = {}
         self.owners: dict[int, Path] = {}  # id(globals frame) -> its file
         self.entries: list[Entry] = []
-        self.specs: dict[int, ImportSpec | None] = {}  # id(import statement) -> its spec
+        # id(import statement) -> (its file, its spec, the project files it names)
+        self.plans: dict[int, tuple[Path | None, ImportSpec | None, list]] = {}
         self.involved: _Involved | None = None  # built on the first finding that asks
 
     def bind(self, interp: ProjectInterpreter, stmt: cst.Import | cst.ImportFrom, frame: Frame):
         """The local names a project-local import binds, each to the module's value."""
-        here = self.owner(frame)
         key = id(stmt)
-        if key not in self.specs:  # a function's imports run each time it does
-            self.specs[key] = _spec_of(stmt)
-        spec = self.specs[key]
+        if key not in self.plans:
+            # A function's imports run each time it does; a statement lies in one file,
+            # so where it leads is worked out once.
+            here, spec = self.owner(frame), _spec_of(stmt)
+            found = here is not None and spec is not None
+            targets = self.project.resolve(here, spec) if found else []
+            self.plans[key] = (here, spec, targets)
+        here, spec, targets = self.plans[key]
         if here is None or spec is None:
             return {}
         bound: dict[str, Value] = {}
-        for submodule, target in self.project.resolve(here, spec):
+        for submodule, target in targets:
             globals_ = self.execute(interp, target, stmt, here)
             if globals_ is None:
                 continue
