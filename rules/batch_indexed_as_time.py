@@ -31,8 +31,12 @@ class BatchIndexedAsTime(Rule):
 Finds `[-1]` applied to the batch axis of a recurrent layer's output: `out[-1]`
 after a `batch_first=True` layer, or `out[:, -1]` after a seq-first one. The axes of
 the output are fixed by the layer's own layout, so the mistake is certain. A batch
-of one is left alone. It also finds `out[..., -1]` (or `out[:, :, -1]`), which takes
-the last hidden unit of every step, and `h_n[:, -1]` on the final state
+of one is left alone, and so is a layer that SHP102 or SHP103 flags: data laid out
+the other way reaches it, its `batch_first` is what is wrong, and the index is right
+once that is fixed (one mistake, one finding, in whichever file it is found).
+
+It also finds `out[..., -1]` (or `out[:, :, -1]`), which takes the last hidden unit
+of every step, and `h_n[:, -1]` on the final state
 `(num_layers * directions, batch, hidden)`, which takes the last sequence's state in
 every layer.
 

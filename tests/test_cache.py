@@ -196,3 +196,17 @@ def test_notebook_results_are_cached_by_their_text(tmp_path: Path, monkeypatch) 
     assert edited != raw
     assert lint(edited).findings != cold.findings
     assert calls == ["nb.ipynb", "nb.ipynb"]
+
+
+def test_an_entry_keeps_the_findings_a_finding_defers_to() -> None:
+    """The merge of a project's roots drops a finding that defers to one another root
+    reported: a cached result must still say what it defers to."""
+    from dataclasses import replace
+
+    from shapecheck.cache import finding_from_json, finding_to_json
+    from shapecheck.finding import Location
+
+    text = "import numpy as np\nimport torch.nn as nn\nnp.random.seed(0)\nnet = nn.LSTM(2, 2)\n"
+    (finding,) = runner.check_source(text, "m.py", RULES)
+    deferring = replace(finding, defers_to=(("SHP102", "model.py", Location(12, 21)),))
+    assert finding_from_json(finding_to_json(deferring)) == deferring
