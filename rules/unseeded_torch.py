@@ -32,8 +32,11 @@ is reported in the helper, where the fix goes. Local generators (`np.random.defa
 and restores a generator's state seeds on purpose, for a moment. `torch.manual_seed`,
 a helper of the project that calls it (`from utils import set_seed; set_seed(0)`), a
 project module that calls it when imported, `torch.random.fork_rng`, or a seeding
-helper from a library (`seed_everything`, `set_seed`) count as seeding torch. Scripts that
-seed nothing are left alone: they never asked for reproducibility.
+helper from a library (`seed_everything`, `set_seed`) count as seeding torch, and so
+does loading a configuration that can run calls of its own (hyperpyyaml's
+`load_hyperpyyaml`, Hydra's `instantiate`), as speechbrain recipes seed torch from their
+hparams file. Layers without parameters (`nn.ReLU`, `nn.Sequential`, pooling) draw
+nothing. Scripts that seed nothing are left alone: they never asked for reproducibility.
 
 ## Why is this wrong?
 Seeding numpy shows the author wants repeatable runs, but torch keeps its own

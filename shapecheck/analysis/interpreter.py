@@ -85,6 +85,7 @@ from shapecheck.analysis.values import (
     join_all,
 )
 from shapecheck.analysis.vocabulary import (
+    CONFIG_CALLERS,
     NUMPY_SEEDS,
     TORCH_RANDOM,
     TORCH_SEEDS,
@@ -1033,9 +1034,11 @@ class Interpreter:
                 self._seed(node, "numpy")
         elif name == "random.seed":
             self._seed(node, "random")
-        elif "seed" in name.rsplit(".", 1)[-1].lower() and not name.startswith(
-            ("numpy.", "random.")
+        elif name in CONFIG_CALLERS or (
+            "seed" in name.rsplit(".", 1)[-1].lower() and not name.startswith(("numpy.", "random."))
         ):
+            # Another library's seed helper, or a configuration whose calls may seed: torch
+            # may be seeded there, and the file does not say.
             self._seed(node, "unknown")
         elif name in TORCH_RANDOM or name.startswith("torch.nn.init."):
             self.facts.torch_randomness.append(node)

@@ -29,6 +29,19 @@ NUMPY_SEEDS = frozenset(
 )
 
 
+# Calls that run functions a configuration file names (hyperpyyaml's `!apply:` tags,
+# Hydra's `_target_`): one of them may seed torch (speechbrain recipes seed this way),
+# which the file does not show, so they count as a seed of unknown library.
+CONFIG_CALLERS = frozenset(
+    {
+        "hyperpyyaml.load_hyperpyyaml",
+        "hyperpyyaml.core.load_hyperpyyaml",
+        "hydra.utils.instantiate",
+        "hydra.utils.call",
+    }
+)
+
+
 TORCH_RANDOM = frozenset(
     {
         "torch.randn",
