@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import libcst as cst
-import pytest
 from shapecheck.rules import all_rules
 
 from shapecheck import runner
 from shapecheck.analysis import analyze
 from shapecheck.rule import RuleContext
-from tests.helpers import FIXTURES, expectations, lint
+from tests.helpers import FIXTURES, expectations
 
 SOURCES = sorted(FIXTURES.rglob("*.py"))
 
@@ -64,15 +61,8 @@ def test_nested_blocks_and_tabs_keep_their_indentation() -> None:
     assert "\t\twith torch.no_grad():\n\t\t\tfor x in xs:\n\t\t\t\ty = net(x)\n" in whole.content
 
 
-@pytest.mark.parametrize("path", [p for p in SOURCES if p.name.startswith("silent_")], ids=str)
-def test_files_without_findings_resolve_no_metadata(path: Path, monkeypatch) -> None:
-    def refuse(*args, **kwargs):
-        raise AssertionError("positions resolved for a file without findings")
-
-    # Parent maps are a cheap field walk that the analyses may need to decide; positions
-    # (a code-generation pass) are asked for to place findings, and only then.
-    monkeypatch.setattr(RuleContext, "positions_of", refuse)
-    assert lint(path.read_text(encoding="utf-8"), str(path), extra=path.parent.name) == []
+# That a file without findings resolves no positions is checked on every such fixture
+# by tests/test_fixtures.py, in the same lint that shows it has no findings.
 
 
 def test_triggers_are_lower_case_words() -> None:
