@@ -143,12 +143,12 @@ def _reach_could_fire(
     """Whether the root's text, or with imports followed that of a module it reaches,
     holds a trigger word. Each module is tested once per rule selection, for all the
     roots that reach it, rather than as part of every root's joined text."""
-    if could_fire(text, rules, ignored):
+    words = _trigger_words(rules, ignored)
+    if _mentions(text, words):
         return True
     if imports is None:
         return False
     project = imports.project
-    words = _trigger_words(rules, ignored)
     return any(project.holds_any(path, words) for path in project.closure(imports.path))
 
 
@@ -264,8 +264,12 @@ def could_fire(
     text: str, rules: Sequence[type[Rule]], ignored: frozenset[str] = frozenset()
 ) -> bool:
     """Whether the text holds a trigger word of some selected rule (see ``Rule.triggers``)."""
+    return _mentions(text, _trigger_words(rules, ignored))
+
+
+def _mentions(text: str, words: frozenset[str]) -> bool:
     lowered = text.lower()
-    return any(word in lowered for word in _trigger_words(rules, ignored))
+    return any(word in lowered for word in words)
 
 
 def _trigger_words(rules: Sequence[type[Rule]], ignored: frozenset[str]) -> frozenset[str]:

@@ -201,6 +201,22 @@ def test_the_sample_holds_all_fixture_syntax() -> None:
     assert len(sample) < len(syntax) / 4  # the point of sampling
 
 
+@pytest.mark.parametrize(
+    ("plain", "laid_out"),
+    [
+        ("x = f(1, 2)\n", "x = f(1,\n      2)\n"),  # a break inside brackets
+        ("x = 1 + 2\n", "x = 1 + \\\n    2\n"),  # a backslash continuation
+        ("x = 1\n", "x = 1  # one\n"),  # a comment
+        ("x = 'a'\n", "x = rb'a'\n"),  # a string prefix
+        ("x = 1\ny = 2\n", "x = 1; y = 2\n"),  # statements on one line
+    ],
+)
+def test_layout_alone_is_syntax_the_sample_must_hold(plain: str, laid_out: str) -> None:
+    """Positions depend on layout, not only on the tree: a fixture that differs from
+    the others only in how it is laid out must still be in the sample."""
+    assert _syntax(laid_out) - _syntax(plain)
+
+
 @pytest.mark.slow
 def test_same_as_libcst_on_fixtures(subtests: pytest.Subtests) -> None:
     for path in _syntax_sample():

@@ -90,7 +90,6 @@ from shapecheck.analysis.vocabulary import (
     TORCH_RANDOM,
     TORCH_SEEDS,
     WRAPPERS,
-    draws_on_construction,
     is_module_class,
 )
 from shapecheck.positions import children
@@ -1043,7 +1042,7 @@ class Interpreter:
         elif name in TORCH_RANDOM or name.startswith("torch.nn.init."):
             self.facts.torch_randomness.append(node)
         elif name.startswith("torch.nn.") and name.count(".") == 2 and name[9:10].isupper():
-            if draws_on_construction(name[9:]):
+            if layers.draws_when_built(name[9:]):
                 self.facts.torch_randomness.append(node)
         elif name == "torch.utils.data.DataLoader" and as_bool(args.kw.get("shuffle")):
             self.facts.torch_randomness.append(node)

@@ -28,6 +28,7 @@ from shapecheck.analysis.values import (
     Tensor,
     Value,
 )
+from shapecheck.analysis.vocabulary import CONTAINERS
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -86,12 +87,59 @@ _PARAMETERLESS = frozenset(
         "AdaptiveAvgPool2d",
         "AdaptiveMaxPool1d",
         "AdaptiveMaxPool2d",
+        "CELU",
+        "Hardsigmoid",
+        "Hardswish",
+        "Softsign",
+        "Softmax2d",
+        "LogSigmoid",
+        "Tanhshrink",
+        "Threshold",
+        "GLU",
+        "Upsample",
+        "PixelShuffle",
+        "PixelUnshuffle",
+        "ChannelShuffle",
+        "Fold",
+        "Unfold",
+        "CosineSimilarity",
+        "PairwiseDistance",
+    }
+)
+# Every pooling and padding layer (MaxPool3d, LPPool1d, ReflectionPad2d, ...) is one too.
+_PARAMETERLESS_SUFFIXES = ("Pool1d", "Pool2d", "Pool3d", "Pad1d", "Pad2d", "Pad3d")
+
+
+def has_parameters(kind: str) -> bool:
+    """Whether a ``torch.nn.<kind>`` layer holds parameters of its own."""
+    return not (kind in _PARAMETERLESS or kind.endswith(("Loss", *_PARAMETERLESS_SUFFIXES)))
+
+
+def draws_when_built(kind: str) -> bool:
+    """Whether building ``torch.nn.<kind>`` may draw on torch's generator: it initialises
+    parameters of its own. Dropout draws when it runs, which counts too; containers and
+    wrappers (``Sequential``, ``ModuleDict``, ``DataParallel``) draw nothing themselves."""
+    return "Dropout" in kind or (has_parameters(kind) and kind not in CONTAINERS)
+
+
+# Parameterless layers that reshape what they get (GLU halves its axis, Fold and
+# PixelShuffle move sizes between axes, the distances drop one).
+_RESHAPING = frozenset(
+    {
+        "Flatten",
+        "Unflatten",
+        "GLU",
+        "Upsample",
+        "PixelShuffle",
+        "PixelUnshuffle",
+        "Fold",
+        "Unfold",
+        "CosineSimilarity",
+        "PairwiseDistance",
     }
 )
 # Layers whose output has the input's shape.
-_SAME_SHAPE = _PARAMETERLESS - {"Flatten", "Unflatten"} - {
-    k for k in _PARAMETERLESS if "Pool" in k
-} | {
+_SAME_SHAPE = _PARAMETERLESS - _RESHAPING - {k for k in _PARAMETERLESS if "Pool" in k} | {
     "LayerNorm",
     "BatchNorm1d",
     "BatchNorm2d",
@@ -158,7 +206,7 @@ def build(qualname: str, args: Args) -> Layer:
         layer.channels = as_dim(args.get(0, "num_features"))
     elif kind in ("Sequential", "ModuleList"):
         layer.children = _children(args)
-    layer.has_parameters = kind not in _PARAMETERLESS and not kind.endswith("Loss")
+    layer.has_parameters = has_parameters(kind)
     return layer
 
 

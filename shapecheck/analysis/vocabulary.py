@@ -74,53 +74,8 @@ WRAPPERS = frozenset(
 )
 
 
-# torch.nn modules whose construction draws nothing from torch's generator: containers,
-# wrappers and layers without parameters. (Dropout draws when it runs, so it is not here.)
-PARAMETER_FREE = WRAPPERS | frozenset(
-    {
-        "Sequential",
-        "Identity",
-        "Flatten",
-        "Unflatten",
-        "ReLU",
-        "ReLU6",
-        "LeakyReLU",
-        "ELU",
-        "SELU",
-        "CELU",
-        "GELU",
-        "SiLU",
-        "Mish",
-        "Tanh",
-        "Sigmoid",
-        "Hardtanh",
-        "Hardsigmoid",
-        "Hardswish",
-        "Softplus",
-        "Softsign",
-        "Softmax",
-        "Softmax2d",
-        "LogSoftmax",
-        "LogSigmoid",
-        "Tanhshrink",
-        "Threshold",
-        "GLU",
-        "Upsample",
-        "PixelShuffle",
-        "PixelUnshuffle",
-        "ChannelShuffle",
-        "Fold",
-        "Unfold",
-        "CosineSimilarity",
-        "PairwiseDistance",
-    }
-)
-_PARAMETER_FREE_SUFFIXES = ("Pool1d", "Pool2d", "Pool3d", "Pad1d", "Pad2d", "Pad3d")
-
-
-def draws_on_construction(name: str) -> bool:
-    """Whether building ``torch.nn.<name>`` may draw random numbers (its parameters' init)."""
-    return not (name in PARAMETER_FREE or name.endswith(("Loss", *_PARAMETER_FREE_SUFFIXES)))
+# torch.nn modules that hold other modules' parameters and none of their own.
+CONTAINERS = WRAPPERS | {"Sequential"}
 
 
 def is_module_class(cls: ClassValue) -> bool:
