@@ -80,11 +80,17 @@ Outputs then stop requiring grad, so the fix is never applied without
             # Frozen parameters (`requires_grad_(False)`, `p.requires_grad = False` over
             # `parameters()`) make the model graph-free: nothing to waste.
             return
-        uses = GradientUses(ctx.module, ctx.maps)
+        # One set of answers per module: a root's run also holds the forward calls it
+        # made in the project modules it imports (a Trainer's validate in trainer.py).
+        by_module: dict[int, GradientUses] = {}
         forwards: Forwards = {}
         for f in ctx.facts.forward_calls:
             forwards.setdefault(id(f.node), []).append(f)
         for call in candidates:
+            index = ctx.module_index(call.node)
+            if index not in by_module:
+                by_module[index] = GradientUses(ctx.modules[index], ctx.maps)
+            uses = by_module[index]
             if uses.in_grad_context(call.node) or uses.forward_output(call.node) is not (
                 GraphUse.DIES
             ):

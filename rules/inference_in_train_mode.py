@@ -10,6 +10,7 @@ import libcst as cst
 from shapecheck.analysis import modes
 from shapecheck.analysis.facts import ForwardCall
 from shapecheck.finding import Severity
+from shapecheck.positions import walk
 from shapecheck.rule import Report, Rule, RuleContext, unique
 
 # Functions whose name says they run the model for its outputs, not to train it.
@@ -35,8 +36,11 @@ Finds forward passes made for inference (under `torch.no_grad()` or
 `nn.Dropout` whose rate is not zero, or a stacked recurrent layer built with
 `dropout > 0`. A model whose mode the analysis cannot follow (passed in by an
 unknown caller, loaded whole) is left alone, and so is one put in training mode on
-purpose: a `.train()` earlier in the same function with no `backward()` between it
-and the forward pass, as Monte Carlo dropout does.
+purpose: a `.train()` with no `backward()` between it and the forward pass, earlier
+in the same function or in a helper it calls (`enable_dropout(model)`), as Monte Carlo
+dropout does. A helper that switches to eval and back (`evaluate` ending with
+`model.train()`) restores training mode for training; it does not choose it for the
+inference that follows.
 
 ## Why is this wrong?
 In training mode dropout zeroes a random part of the activations on every call, so
@@ -77,7 +81,7 @@ resumes.
             if reason is None:
                 continue
             dropout = next(modes.dropout_layers(call.module), None)
-            if dropout is None or _kept_in_train_mode(call):
+            if dropout is None or _kept_in_train_mode(ctx, call):
                 continue
             model = ctx.code(call.node.func)
             message = (
@@ -104,13 +108,45 @@ def _consistently_train(ctx: RuleContext, call: ForwardCall) -> bool:
     )
 
 
-def _kept_in_train_mode(call: ForwardCall) -> bool:
+def _kept_in_train_mode(ctx: RuleContext, call: ForwardCall) -> bool:
     """An explicit ``.train()`` with no training step (``backward()``) after it, before
     this forward pass, keeps dropout on by choice: Monte Carlo dropout,
     ``model.train()`` at the top of ``predict_with_uncertainty``. The analysis forgets
     the ``.train()`` at the next ``backward()``, so a training loop's own ``.train()``
-    that ran before an evaluation does not count."""
-    return call.train_at is not None
+    that ran before an evaluation does not count.
+
+    A ``.train()`` in another function counts only where that function does not also
+    switch to eval: ``evaluate`` ending with ``model.eval(); ...; model.train()`` hands
+    the model back as it came, for training, and chooses nothing for a later inference
+    pass; an ``enable_dropout(model)`` helper does choose.
+    """
+    if call.train_at is None:
+        return False
+    home = _function_of(ctx, call.train_at)
+    if home is _function_of(ctx, call.node) or home is None:
+        return True
+    return not any(_evaluates(node) for node in walk(home.body))
+
+
+def _evaluates(node: cst.CSTNode) -> bool:
+    """``x.eval()`` or ``x.train(False)``."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    if node.func.attr.value == "eval":
+        return not node.args
+    return (
+        node.func.attr.value == "train"
+        and len(node.args) == 1
+        and isinstance(node.args[0].value, cst.Name)
+        and node.args[0].value.value == "False"
+    )
+
+
+def _function_of(ctx: RuleContext, node: cst.CSTNode) -> cst.FunctionDef | None:
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, cst.FunctionDef):
+        parent = ctx.parent(parent)
+    return parent
 
 
 def _inference(call: ForwardCall) -> str | None:

@@ -48,6 +48,7 @@ class _Work:
     index: int
     job: Job
     others: dict[str, frozenset[str]] = field(default_factory=dict)  # ignores by file
+    imported: frozenset[str] = frozenset()  # names other roots import from this one
 
 
 def default_jobs() -> int:
@@ -70,12 +71,13 @@ def check_project(
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
     codes: dict[tuple, list[str]] = {}  # each rule selection's codes, sorted once
+    imported = project.imported_by_name(absolute(job.path) for job in jobs)
     for index, job in enumerate(jobs):
         root = absolute(job.path)
         others = {project.name(p): frozenset() for p in project.closure(root)}
         if ignored_for is not None:
             others = {name: frozenset(ignored_for(name)) for name in others}
-        work = _Work(index, job, others)
+        work = _Work(index, job, others, imported.get(root, frozenset()))
         entry = None
         if cache is not None:
             if job.rules not in codes:
@@ -86,6 +88,7 @@ def check_project(
                 sorted(job.ignored),
                 sorted((name, sorted(codes)) for name, codes in others.items()),
                 project.fingerprint(root),
+                sorted(work.imported),  # which of its functions get a look of their own
             )
         found = cache.get(entry) if cache is not None and entry is not None else None
         keys.append(entry)
@@ -181,7 +184,9 @@ def _check(work: _Work, project: Project) -> list[Finding]:
 
     job = work.job
     others = work.others
-    imports = Imports(project, absolute(job.path), lambda name: others.get(name, frozenset()))
+    imports = Imports(
+        project, absolute(job.path), lambda name: others.get(name, frozenset()), work.imported
+    )
     return check_source(job.text, job.name, registry.load(job.rules), job.ignored, imports)
 
 

@@ -365,20 +365,47 @@ def _fact_lists(facts: Facts) -> list[list]:
 
 
 def analyze_root(
-    module: cst.Module, path: Path, project: Project, source: str | None = None
+    module: cst.Module,
+    path: Path,
+    project: Project,
+    source: str | None = None,
+    imported: frozenset[str] = frozenset(),
 ) -> tuple[Facts, Importer]:
     """Facts for a root with its project imports followed; silence if too deep to interpret.
 
     ``source`` is the root's text, when the caller has it (it saves a code-generation pass).
+    ``imported`` is what other roots of the run import from it and call
+    (``Project.imported_by_name``): their analyses run those, so they get no look here.
     """
     from shapecheck.analysis.facts import Facts
 
     project.adopt(path, module)
     importer = Importer(project, path)
     try:
-        return ProjectInterpreter(module, importer, source).run(), importer
+        interp = ProjectInterpreter(module, importer, source)
+        interp.analyzed.update(run_elsewhere(module, imported))
+        return interp.run(), importer
     except RecursionError:
         return Facts(), importer
+
+
+def run_elsewhere(module: cst.Module, imported: frozenset[str]) -> Iterator[int]:
+    """The ids of the functions that another root's analysis runs in its own context.
+
+    Those are the module's top-level functions another root imports by name, and the
+    methods it calls (``.validate`` in ``imported``) of the classes it imports. A model's
+    ``forward`` keeps the look every model gets alone (``Interpreter.run``).
+    """
+    if not imported:
+        return
+    for statement in module.body:
+        if type(statement) is cst.FunctionDef and statement.name.value in imported:
+            yield id(statement)
+        elif type(statement) is cst.ClassDef and statement.name.value in imported:
+            body = statement.body.body if isinstance(statement.body, cst.IndentedBlock) else ()
+            for method in body:
+                if type(method) is cst.FunctionDef and f".{method.name.value}" in imported:
+                    yield id(method)
 
 
 def mentions(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -298,11 +299,44 @@ class Project:
         seen.discard(path)
         return sorted(seen)
 
+    def imported_by_name(self, roots: Iterable[Path]) -> dict[Path, frozenset[str]]:
+        """For each root, what the other ``roots`` import from it by name and call.
+
+        ``from utils import evaluate`` in ``train.py`` means that ``evaluate`` runs, when
+        it runs, with the arguments and under the grad mode that ``train.py`` gives it,
+        and ``train.py``'s own analysis follows it there. ``utils.py``'s analysis then
+        gives ``evaluate`` no look of its own with its arguments unknown, as a one-file
+        script gives none to a function it calls. The answer holds the imported names,
+        and, written ``.name``, the methods those files call (``trainer.validate()``),
+        for the classes among them.
+        """
+        roots = list(dict.fromkeys(roots))
+        members = set(roots)
+        found: dict[Path, set[str]] = {}
+        for importer in roots:
+            called: set[str] | None = None
+            for spec in self.specs(importer):
+                if not spec.names:
+                    continue
+                for submodule, target in self.resolve(importer, spec):
+                    if submodule is not None or target == importer or target not in members:
+                        continue
+                    if called is None:
+                        text = self.text(importer) or ""
+                        called = {f".{name}" for name in _ATTRIBUTE_CALL.findall(text)}
+                    found.setdefault(target, set()).update(spec.names, called)
+        return {path: frozenset(names) for path, names in found.items()}
+
     def fingerprint(self, path: Path) -> str:
         """A hash of the file's text and of every project file it imports (for the cache)."""
         members = (path, *self.closure(path))
         text = "\n".join(f"{member}\0{self.digest(member)}" for member in members)
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# `.name(`: a method call, as far as the text shows; reading a string or a comment as one
+# only takes a look away, never adds a finding.
+_ATTRIBUTE_CALL = re.compile(r"\.\s*([A-Za-z_]\w*)\s*\(")
 
 
 def _within(path: Path, root: Path) -> bool:

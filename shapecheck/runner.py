@@ -34,12 +34,14 @@ class Imports:
     """Follow the root's imports into the files of its project (see ``shapecheck.project``).
 
     ``ignored`` gives the codes ignored in another file, by its display name, so a
-    finding placed there obeys that file's per-file-ignores.
+    finding placed there obeys that file's per-file-ignores. ``imported`` names what
+    other files of the run import from the root by name: their analyses run it.
     """
 
     project: Project
     path: Path  # the root, absolute
     ignored: Callable[[str], frozenset[str]] | None = None
+    imported: frozenset[str] = frozenset()
 
 
 def check_source(
@@ -75,7 +77,9 @@ def check_source(
             facts = analyze(module, text)
         else:
             try:
-                facts, importer = analyze_root(module, imports.path, imports.project, text)
+                facts, importer = analyze_root(
+                    module, imports.path, imports.project, text, imports.imported
+                )
             except Exception:
                 # Following imports must never cost a file its own findings.
                 facts, importer = analyze(module, text), None

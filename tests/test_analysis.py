@@ -10,6 +10,14 @@ import pytest
 
 from shapecheck.analysis import analyze
 from shapecheck.analysis.shapes import format_shape
+from shapecheck.analysis.values import (
+    MAX_ALTERNATIVES,
+    UNKNOWN,
+    ClassValue,
+    Either,
+    Instance,
+    join_all,
+)
 
 
 def facts(source: str):
@@ -166,3 +174,40 @@ def test_every_analysis_record_can_take_the_fast_replace() -> None:
     assert replace(dim, role=Role.FEATURE) == dataclasses.replace(dim, role=Role.FEATURE)
     with pytest.raises(TypeError):
         replace(dim, colour="red")
+
+
+def test_a_model_chosen_by_a_branch_runs_as_each_alternative() -> None:
+    found = facts("""
+        import sys, torch
+        import torch.nn as nn
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(8, 16)
+            def forward(self, x):
+                return self.rnn(x)
+        class B(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(8, 16, batch_first=True)
+            def forward(self, x):
+                return self.rnn(x)
+        model = A() if sys.argv[1] == "a" else B()
+        model = model.to("cpu")  # a method of either returns either
+        model.eval()
+        model(torch.randn(4, 10, 8))
+    """)
+    calls = {(c.layer.kind, c.layer.recurrent.batch_first) for c in found.recurrent_calls}
+    assert calls == {("GRU", False), ("LSTM", True)}
+    module = cst.parse_module("")
+    entered = [c for c in found.forward_calls if module.code_for_node(c.node).startswith("model(")]
+    assert len(entered) == 2 and all(call.eval_at is not None for call in entered)
+
+
+def test_too_many_alternatives_are_unknown() -> None:
+    cls = ClassValue(node=cst.parse_statement("class Net: pass"), name="Net", bases=())
+    instances = [Instance(cls=cls) for _ in range(MAX_ALTERNATIVES + 1)]
+    four = join_all(instances[:MAX_ALTERNATIVES])
+    assert isinstance(four, Either) and len(four.alternatives) == MAX_ALTERNATIVES
+    assert join_all(instances) is UNKNOWN
+    assert join_all([instances[0], instances[0]]) is instances[0]

@@ -491,3 +491,60 @@ def test_a_fix_two_roots_report_for_one_file_is_applied_once() -> None:
     assert model.text == "x = nn.GRU(8, 16, batch_first=True)\n"
     assert train.text == "net(x)\n"
     assert len(model.fixed) == 1 and not train.fixed
+
+
+EVALUATE = """\
+def evaluate(model, loader):
+    model.eval()
+    hits = 0
+    for x, y in loader:
+        hits += (model(x).argmax(-1) == y).sum().item()
+    return hits
+"""
+
+CALLER = """\
+import torch
+from torch import nn
+
+from utils import evaluate
+
+model = nn.GRU(4, 8)
+loader = torch.load("val.pt")
+with torch.no_grad():
+    print(f"accuracy: {evaluate(model, loader)}")
+"""
+
+
+def test_a_function_another_root_calls_is_analysed_where_it_is_called(tmp_path: Path) -> None:
+    """As in one file: ``evaluate`` runs under the caller's no_grad, so it gets no look
+    of its own with autograd on; named alone, ``utils.py`` cannot know its callers."""
+    utils, train = _write(tmp_path, {"utils.py": EVALUATE, "train.py": CALLER})
+    assert _check([utils, train]) == []
+    assert [f.code for f in _check([utils])] == ["SHP201"]
+    # Without the no_grad, the caller's own analysis places the finding in utils.py.
+    train.write_text(CALLER.replace("with torch.no_grad():\n    print", "if True:\n    print"))
+    (found,) = _check([utils, train])
+    assert (found.code, found.filename, found.location.row) == ("SHP201", str(utils), 5)
+    assert found.message.endswith(f"(fed from {train}:9)")
+
+
+def test_what_other_roots_import_and_call_is_read_from_their_imports(tmp_path: Path) -> None:
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/evaluation.py": "def evaluate(m): ...\nclass Meter: ...\ndef unused(): ...\n",
+        "pkg/train.py": "from .evaluation import Meter, evaluate\nMeter(1).update(2)\n",
+        "pkg/other.py": "import pkg.evaluation\npkg.evaluation.unused()\n",
+    }
+    paths = [p.resolve() for p in _write(tmp_path, files)]
+    found = Project().imported_by_name(paths)
+    # `import pkg.evaluation` names no function: its calls stay the module's own business.
+    assert found == {paths[1]: frozenset({"Meter", "evaluate", ".update"})}
+
+
+def test_the_cache_sees_what_other_roots_import(tmp_path: Path) -> None:
+    _write(tmp_path, {"utils.py": EVALUATE, "train.py": CALLER})
+    args = ("check", "--isolated", "--output-format", "concise", ".")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    (tmp_path / "train.py").write_text("import torch\n")  # nothing imports evaluate now
+    result = run_cli(*args, cwd=tmp_path)
+    assert "utils.py:5:18: SHP201" in result.stdout

@@ -70,6 +70,7 @@ from shapecheck.analysis.values import (
     ClassValue,
     Const,
     DeviceValue,
+    Either,
     Function,
     GradMode,
     Instance,
@@ -594,7 +595,7 @@ class Interpreter:
         name = node.value
         value = frame.lookup(name)
         if value is not None:
-            if isinstance(value, Opaque) and value.text is None:
+            if type(value) is Opaque and value.text is None:
                 return Opaque(name)
             return value
         if name in _KEYWORD_CONSTANTS:
@@ -604,8 +605,12 @@ class Interpreter:
         return Opaque(name)
 
     def _attribute(self, node: cst.Attribute, frame: Frame) -> Value:
-        base = self.eval(node.value, frame)
+        return self._attribute_of(self.eval(node.value, frame), node)
+
+    def _attribute_of(self, base: Value, node: cst.Attribute) -> Value:
         attr = node.attr.value
+        if type(base) is Either:
+            return join_all([self._attribute_of(each, node) for each in base.alternatives])
         if isinstance(base, QName):
             return QName(canonical(f"{base.name}.{attr}"))
         if isinstance(base, Tensor):
@@ -869,6 +874,18 @@ class Interpreter:
                 )
         return UNKNOWN
 
+    def _formatted_string(self, node: cst.FormattedString, frame: Frame) -> Value:
+        """An f-string runs the expressions in its braces: ``f"{evaluate(model):.3f}"``."""
+        self._format_parts(node.parts, frame)
+        return UNKNOWN
+
+    def _format_parts(self, parts: Sequence[cst.BaseFormattedStringContent], frame: Frame) -> None:
+        for part in parts:  # left to right, as Python runs them
+            if isinstance(part, cst.FormattedStringExpression):
+                self.eval(part.expression, frame)
+                if part.format_spec:  # `{x:{width}}`: the spec has braces of its own
+                    self._format_parts(part.format_spec, frame)
+
     def _comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         """``lengths > t`` on tensors is a mask of their broadcast shape."""
         left = self.eval(node.left, frame)
@@ -942,6 +959,11 @@ class Interpreter:
         args = Args(node=node, pos=[], grad=frame.grad)
         for arg in node.args:
             value = self.eval(arg.value, frame)
+            if arg.star == "*" and isinstance(value, Seq) and value.items is not None:
+                # `nn.Sequential(*layers)` of a list whose items are known: `f(*[a, b])`
+                # is `f(a, b)`.
+                args.pos.extend(value.items)
+                continue
             if arg.star:
                 args.has_star = True
                 if arg.star == "*":
@@ -953,6 +975,9 @@ class Interpreter:
         return args
 
     def call_value(self, callee: Value, args: Args, frame: Frame, node: cst.Call | None) -> Value:
+        if type(callee) is Either:
+            alternatives = callee.alternatives
+            return join_all([self.call_value(each, args, frame, node) for each in alternatives])
         if isinstance(callee, QName):
             return self.call_qualified(callee.name, args, frame, node)
         if isinstance(callee, Function):
@@ -1178,6 +1203,10 @@ class Interpreter:
                 BackwardCall(node=node, scope=frame.scope, eval_keys=evals)
             )
             return Const(None)
+        if type(receiver) is Either:
+            return join_all(
+                [self.call_method(each, name, args, frame, node) for each in receiver.alternatives]
+            )
         if isinstance(receiver, Tensor):
             return self._tensor_method(receiver, name, args, node)
         if isinstance(receiver, _Super):
@@ -1212,6 +1241,11 @@ class Interpreter:
             mode = mode_change(name, args, node)
             if mode is not None:
                 frame.modes[receiver.text] = mode
+                return receiver
+            if name in _MOVES:
+                # `self.model = model.to(device)` of a model passed in: nn.Module.to returns
+                # the module itself, so its mode is still the one set through its name. (A
+                # tensor's copy has the same shape; only modes and sizes read the spelling.)
                 return receiver
             if node is not None and "seed" in name.lower():
                 self._seed(node, "unknown")
@@ -1547,6 +1581,9 @@ _COUNTER_NAMES = frozenset({"i", "j", "k", "t"})
 # Methods that only tensors have (numpy arrays and modules have none of them), so a
 # value of unknown origin they are called on is a tensor. transpose and flatten are
 # left out: numpy arrays have them too, with other meanings.
+# Methods that move a module or tensor between devices, returning the module itself.
+_MOVES = frozenset({"to", "cuda", "cpu"})
+
 _TENSOR_METHODS_ONLY = frozenset(
     {"permute", "unsqueeze", "contiguous", "size", "dim", "masked_fill", "new_zeros", "detach"}
 )
@@ -1615,7 +1652,7 @@ _EXPRESSIONS = {
     cst.BooleanOperation: Interpreter._evaluate_children,
     cst.NamedExpr: Interpreter._named_expr,
     cst.Await: Interpreter._evaluate_children,
-    cst.FormattedString: Interpreter._evaluate_children,
+    cst.FormattedString: Interpreter._formatted_string,
 }
 
 __all__ = ["Interpreter", "analyze"]

@@ -106,6 +106,14 @@ def check(shape: Shape, config: RecurrentConfig, *, permuted: bool = False) -> L
         and positions[Role.BATCH] != expected.index(Role.BATCH)
     ):
         problem = Problem.BATCH_TIME_SWAPPED
+    elif feature is None and (
+        positions.get(Role.BATCH) == expected.index(Role.TIME)
+        or positions.get(Role.TIME) == expected.index(Role.BATCH)
+    ):
+        # The features are not found (sizes the file never states), but as for a tensor
+        # known by its head alone: a batch where the layer reads time, or time where it
+        # reads the batch, is wrong whatever the other dims hold.
+        problem = Problem.BATCH_TIME_SWAPPED
     return LayoutVerdict(expected=expected, positions=positions, problem=problem)
 
 

@@ -168,8 +168,13 @@ def any_requires_grad(values: list[Value]) -> bool | None:
 
 
 def placement(where: DeviceValue | None) -> Device | None:
-    """Where a tensor sent to ``where`` lands; None when that cannot be known."""
-    if where is None or where.is_cpu is None:
+    """Where a tensor sent to ``where`` lands; None when that cannot be known.
+
+    A device chosen at run time (``torch.device("cuda" if ... else "cpu")``, ``args.device``)
+    counts as moved: on the machines it is chosen for, the tensor is not on the CPU, and
+    what needs it there (``pack_padded_sequence``'s lengths) raises.
+    """
+    if where is None:
         return None
     return Device.CPU if where.is_cpu else Device.MOVED
 

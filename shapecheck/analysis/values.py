@@ -35,6 +35,23 @@ UNKNOWN = Opaque()
 
 
 @dataclass(frozen=True, slots=True)
+class Either(Opaque):
+    """One of a few model instances, by a branch the analysis cannot decide:
+    ``model = GRUNet() if args.gru else LSTMNet()``, or a factory with two returns.
+
+    Calling it, calling its methods and reading its attributes do so on each
+    alternative and join what comes back: whichever branch runs, the facts recorded on
+    its path hold for that run. Everywhere else it is unknown, as an Opaque.
+    """
+
+    alternatives: tuple[Value, ...] = ()
+
+
+# More alternatives than this are not told apart: each costs a pass over every call.
+MAX_ALTERNATIVES = 4
+
+
+@dataclass(frozen=True, slots=True)
 class Int(Value):
     """A Python int, literal or symbolic: the raw material of dimensions."""
 
@@ -337,7 +354,21 @@ def join(a: Value, b: Value) -> Value:
         return Seq(elem=join(a.element(), b.element()))
     if isinstance(a, Layer) and isinstance(b, Layer):
         return _join_layers(a, b)
+    if isinstance(a, (Instance, Either)) and isinstance(b, (Instance, Either)):
+        return _either(a, b)
     return UNKNOWN
+
+
+def _either(a: Instance | Either, b: Instance | Either) -> Value:
+    """Both instances, as alternatives: identity tells them apart, as in Python."""
+    found: list[Value] = []
+    for value in (a, b):
+        for alternative in value.alternatives if isinstance(value, Either) else (value,):
+            if not any(alternative is seen for seen in found):
+                found.append(alternative)
+    if len(found) > MAX_ALTERNATIVES:
+        return UNKNOWN
+    return found[0] if len(found) == 1 else Either(alternatives=tuple(found))
 
 
 def _join_layers(a: Layer, b: Layer) -> Value:
