@@ -30,8 +30,9 @@ Compares the sizes a `view` or `reshape` asks for with the tensor's own dims. Wh
 dim of the source reappears in the target out of order, or at the front (or the back)
 with other dims of the source ahead of (or behind) it, the call reorders the axes:
 `(batch, seq, d).view(seq, batch, d)`, `(seq, batch, d).view(batch, -1)`,
-`(batch, seq, 1).view(-1, batch)`. Merging and splitting neighbours in order stays
-silent: `view(batch * seq, d)`, `view(batch, seq, 2, hidden)`.
+`(batch, seq, 1).view(-1, batch)`. A size read off the tensor itself is that dim,
+whatever its value: `x.view(x.size(1), x.size(0), -1)`. Merging and splitting
+neighbours in order stays silent: `view(batch * seq, d)`, `view(batch, seq, 2, hidden)`.
 
 ## Why is this wrong?
 `view` and `reshape` never move data: they reread the same memory in the new shape.
@@ -68,7 +69,9 @@ size of the target is a dim of the source or the one `-1`.
             target = transfer.target_dims(call.args.pos) if not call.args.has_star else None
             if target is None:
                 continue  # `view(n, *rest)`: the sizes are not all known
-            pairs = _pairs(t.shape, target)
+            read = _read_axes(ctx, call.node, len(t.shape))
+            matched = _pairs(t.shape, target).items()
+            pairs = {j: i for j, i in matched if i not in read.values()} | read
             moved = _reordered(t.shape, target, pairs)
             if moved is None:
                 continue
@@ -131,6 +134,48 @@ def _pairs(shape: Shape, target: list[Dim | None]) -> dict[int, int]:
             pairs[j] = matches[0]
     taken = list(pairs.values())
     return {j: i for j, i in pairs.items() if taken.count(i) == 1}
+
+
+def _read_axes(ctx: RuleContext, node: cst.Call, rank: int) -> dict[int, int]:
+    """Target position -> source axis, for sizes read off the tensor being viewed:
+    ``x.view(x.size(1), x.size(0), -1)`` names its axes whatever their sizes are."""
+    if not isinstance(node.func, cst.Attribute):
+        return {}
+    subject = ctx.code(node.func.value)
+    read: dict[int, int] = {}
+    for j, arg in enumerate(node.args):
+        axis = _axis_read(ctx, arg.value, subject)
+        if arg.keyword is None and not arg.star and axis is not None and -rank <= axis < rank:
+            read[j] = axis % rank
+    taken = list(read.values())
+    return {j: i for j, i in read.items() if taken.count(i) == 1}
+
+
+def _axis_read(ctx: RuleContext, value: cst.BaseExpression, subject: str) -> int | None:
+    """``i`` for ``subject.size(i)`` or ``subject.shape[i]`` with a literal ``i``."""
+    index: cst.BaseExpression | None = None
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "size"
+        and len(value.args) == 1
+        and ctx.code(value.func.value) == subject
+    ):
+        index = value.args[0].value
+    elif (
+        isinstance(value, cst.Subscript)
+        and isinstance(value.value, cst.Attribute)
+        and value.value.attr.value == "shape"
+        and ctx.code(value.value.value) == subject
+        and len(value.slice) == 1
+        and isinstance(value.slice[0].slice, cst.Index)
+    ):
+        index = value.slice[0].slice.value
+    negative = isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Minus)
+    literal = index.expression if negative else index
+    if not isinstance(literal, cst.Integer):
+        return None
+    return -int(literal.value) if negative else int(literal.value)
 
 
 def _ones(dims) -> bool:

@@ -302,30 +302,33 @@ class Project:
     def imported_by_name(self, roots: Iterable[Path]) -> dict[Path, frozenset[str]]:
         """For each root, what the other ``roots`` import from it by name and call.
 
-        ``from utils import evaluate`` in ``train.py`` means that ``evaluate`` runs, when
-        it runs, with the arguments and under the grad mode that ``train.py`` gives it,
-        and ``train.py``'s own analysis follows it there. ``utils.py``'s analysis then
-        gives ``evaluate`` no look of its own with its arguments unknown, as a one-file
-        script gives none to a function it calls. The answer holds the imported names,
-        and, written ``.name``, the methods those files call (``trainer.validate()``),
-        for the classes among them.
+        ``from utils import evaluate`` and ``evaluate(...)`` in ``train.py`` mean that
+        ``evaluate`` runs with the arguments and under the grad mode that ``train.py``
+        gives it, and ``train.py``'s own analysis follows it there. ``utils.py``'s
+        analysis then gives ``evaluate`` no look of its own with its arguments unknown,
+        as a one-file script gives none to a function it calls. The answer holds the
+        imported names the importer calls, and, written ``.name``, the methods it calls
+        (``trainer.validate()``), for the classes among them. A name imported and never
+        called keeps its own look: nothing else would run it.
         """
         roots = list(dict.fromkeys(roots))
         members = set(roots)
         found: dict[Path, set[str]] = {}
         for importer in roots:
-            called: set[str] | None = None
+            calls: tuple[set[str], set[str]] | None = None
             for spec in self.specs(importer):
                 if not spec.names:
                     continue
                 for submodule, target in self.resolve(importer, spec):
                     if submodule is not None or target == importer or target not in members:
                         continue
-                    if called is None:
-                        text = self.text(importer) or ""
-                        called = {f".{name}" for name in _ATTRIBUTE_CALL.findall(text)}
-                    found.setdefault(target, set()).update(spec.names, called)
-        return {path: frozenset(names) for path, names in found.items()}
+                    if calls is None:
+                        calls = _calls(self.text(importer) or "")
+                    plain, methods = calls
+                    names = found.setdefault(target, set())
+                    names.update(name for name in spec.names if name in plain)
+                    names.update(methods)
+        return {path: frozenset(names) for path, names in found.items() if names}
 
     def fingerprint(self, path: Path) -> str:
         """A hash of the file's text and of every project file it imports (for the cache)."""
@@ -334,9 +337,21 @@ class Project:
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# `.name(`: a method call, as far as the text shows; reading a string or a comment as one
-# only takes a look away, never adds a finding.
-_ATTRIBUTE_CALL = re.compile(r"\.\s*([A-Za-z_]\w*)\s*\(")
+# `name(` and `.name(`: calls, as far as the text shows. Reading a string or a comment as
+# one only takes a look away, never adds a finding.
+_CALL = re.compile(r"(\.\s*)?\b([A-Za-z_]\w*)\s*\(")
+
+
+def _calls(text: str) -> tuple[set[str], set[str]]:
+    """The names a text calls plainly, and (as ``.name``) the methods it calls."""
+    plain: set[str] = set()
+    methods: set[str] = set()
+    for dot, name in _CALL.findall(text):
+        if dot:
+            methods.add(f".{name}")
+        else:
+            plain.add(name)
+    return plain, methods
 
 
 def _within(path: Path, root: Path) -> bool:

@@ -531,13 +531,17 @@ def test_a_function_another_root_calls_is_analysed_where_it_is_called(tmp_path: 
 def test_what_other_roots_import_and_call_is_read_from_their_imports(tmp_path: Path) -> None:
     files = {
         "pkg/__init__.py": "",
-        "pkg/evaluation.py": "def evaluate(m): ...\nclass Meter: ...\ndef unused(): ...\n",
-        "pkg/train.py": "from .evaluation import Meter, evaluate\nMeter(1).update(2)\n",
-        "pkg/other.py": "import pkg.evaluation\npkg.evaluation.unused()\n",
+        "pkg/evaluation.py": "def evaluate(m): ...\nclass Meter: ...\ndef report(): ...\n",
+        "pkg/train.py": (
+            "from .evaluation import Meter, evaluate, report\n"
+            "print(evaluate (0), Meter(1).update(2))\n"
+        ),
+        "pkg/other.py": "import pkg.evaluation\npkg.evaluation.report()\n",
     }
     paths = [p.resolve() for p in _write(tmp_path, files)]
     found = Project().imported_by_name(paths)
-    # `import pkg.evaluation` names no function: its calls stay the module's own business.
+    # `report` is imported but never called, so nothing else runs it: it keeps its own
+    # look; `import pkg.evaluation` names no function, so its calls do not count.
     assert found == {paths[1]: frozenset({"Meter", "evaluate", ".update"})}
 
 
