@@ -32,7 +32,10 @@ class Mismatch:
 
 
 def mismatches(ctx: RuleContext) -> Iterator[Mismatch]:
-    for call in unique(ctx.facts.recurrent_calls, key=lambda c: (id(c.node), id(c.input))):
+    # One verdict per call, input and layer: a layer chosen by a branch is each of its
+    # alternatives at the same call (``values.Either``).
+    calls = ctx.facts.recurrent_calls
+    for call in unique(calls, key=lambda c: (id(c.node), id(c.input), id(c.layer))):
         verdict, tensor, config = call.verdict, call.input, call.layer.recurrent
         if (
             verdict is None

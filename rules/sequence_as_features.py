@@ -61,7 +61,8 @@ No automatic fix: both the layer and the data must change together.
 """
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        for call in unique(ctx.facts.recurrent_calls, key=lambda c: id(c.node)):
+        calls = ctx.facts.recurrent_calls
+        for call in unique(calls, key=lambda c: (id(c.node), id(c.layer))):
             config, x = call.layer.recurrent, call.input
             if config is None or config.is_cell or config.batch_first is None:
                 continue

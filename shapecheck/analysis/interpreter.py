@@ -64,6 +64,7 @@ from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Role, literal
 from shapecheck.analysis.transfer import Args, as_bool, device_of, element_of
 from shapecheck.analysis.values import (
+    MAX_ALTERNATIVES,
     UNKNOWN,
     Batches,
     Bound,
@@ -388,8 +389,14 @@ class Interpreter:
         # `self.rnn = ...` in a branch sets an attribute, not a name: join those too.
         owner = frame.receiver
         attrs = dict(owner.attrs) if owner is not None else {}
+        narrowed = self._narrowed(node.test, frame)
+        if narrowed is not None:
+            frame.env[narrowed[0]] = narrowed[1]
         self.exec_block(node.body, frame)
         after_body = frame.exchange(before)
+        if narrowed is not None and after_body[0].get(narrowed[0]) is narrowed[1]:
+            # Past the branch the name holds what it held before, not the narrowed strings.
+            after_body[0][narrowed[0]] = before[0][narrowed[0]]
         attrs_after_body = {}
         if owner is not None:
             attrs_after_body, owner.attrs = owner.attrs, dict(attrs)
@@ -400,6 +407,31 @@ class Interpreter:
         frame.join_with(after_body)
         if owner is not None:
             join_into(owner.attrs, attrs_after_body)
+
+    def _narrowed(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value] | None:
+        """Inside ``if rnn_type in ("LSTM", "GRU"):`` (or ``== "LSTM"``), a local name the
+        analysis does not know holds one of those strings: ``getattr(nn, rnn_type)`` is
+        then one of those layers."""
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        name, (target,) = test.left, test.comparisons
+        if not isinstance(name, cst.Name) or not isinstance(frame.env.get(name.value), Opaque):
+            return None
+        if isinstance(target.operator, cst.Equal):
+            items: Sequence[cst.BaseExpression] = [target.comparator]
+        elif isinstance(target.operator, cst.In) and isinstance(
+            target.comparator, (cst.List, cst.Tuple, cst.Set)
+        ):
+            items = [element.value for element in target.comparator.elements]
+        else:
+            return None
+        strings = [_string_value(item.value) for item in items if type(item) is cst.SimpleString]
+        if not strings or len(strings) != len(items) or len(strings) > MAX_ALTERNATIVES:
+            return None
+        if not all(isinstance(s, Const) and isinstance(s.value, str) for s in strings):
+            return None
+        value = strings[0] if len(strings) == 1 else Either(alternatives=tuple(strings))
+        return name.value, value
 
     def _for(self, node: cst.For, frame: Frame) -> None:
         iterated = self.eval(node.iter, frame)
@@ -605,12 +637,13 @@ class Interpreter:
         return Opaque(name)
 
     def _attribute(self, node: cst.Attribute, frame: Frame) -> Value:
-        return self._attribute_of(self.eval(node.value, frame), node)
+        return self._attribute_of(self.eval(node.value, frame), node.attr.value, dotted(node))
 
-    def _attribute_of(self, base: Value, node: cst.Attribute) -> Value:
-        attr = node.attr.value
+    def _attribute_of(self, base: Value, attr: str, spelling: str | None) -> Value:
+        """``base.attr``; ``spelling`` is how the source wrote it, where it did."""
         if type(base) is Either:
-            return join_all([self._attribute_of(each, node) for each in base.alternatives])
+            alternatives = base.alternatives
+            return join_all([self._attribute_of(each, attr, spelling) for each in alternatives])
         if isinstance(base, QName):
             return QName(canonical(f"{base.name}.{attr}"))
         if isinstance(base, Tensor):
@@ -640,7 +673,19 @@ class Interpreter:
         if isinstance(base, Opaque) and base.text is not None:
             # `self.cfg.hidden` where `self.cfg = cfg`: the same config field as `cfg.hidden`.
             return Opaque(f"{base.text}.{attr}")
-        return Opaque(dotted(node))
+        return Opaque(spelling)
+
+    def _getattr(self, args: Args) -> Value | None:
+        """``getattr(nn, "GRU")``, or ``getattr(nn, rnn_type)`` where the branch it runs in
+        narrowed ``rnn_type`` to a few strings: that attribute, or each of them."""
+        if len(args.pos) != 2 or args.kw or args.has_star:
+            return None
+        base, name = args.pos
+        names = name.alternatives if type(name) is Either else (name,)
+        if not all(isinstance(n, Const) and isinstance(n.value, str) for n in names):
+            return None
+        found = [self._attribute_of(base, n.value, None) for n in names]
+        return found[0] if len(found) == 1 else Either(alternatives=tuple(found))
 
     def _subscript(self, node: cst.Subscript, frame: Frame) -> Value:
         if (
@@ -1005,6 +1050,8 @@ class Interpreter:
             if frame.receiver is not None and frame.owner is not None:
                 return _Super(frame.receiver, frame.owner)
             return UNKNOWN
+        if name == "builtins.getattr" and (found := self._getattr(args)) is not None:
+            return found
         if name == "torch.nn.Embedding.from_pretrained":
             layer = layers.embedding_from_pretrained(args)
             self.facts.layers.append(layer)

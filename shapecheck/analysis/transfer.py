@@ -1344,4 +1344,7 @@ for _kind in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool", 
 for _name in ("tanh", "sigmoid", "gelu", "leaky_relu", "elu", "normalize", "layer_norm"):
     FUNCTIONS[f"torch.nn.functional.{_name}"] = _pointwise
 
-BUILTINS = frozenset(n.removeprefix("builtins.") for n in FUNCTIONS if n.startswith("builtins."))
+# Builtins known by name; ``getattr`` reads attributes, so the interpreter calls it itself.
+BUILTINS = frozenset(
+    {n.removeprefix("builtins.") for n in FUNCTIONS if n.startswith("builtins.")} | {"getattr"}
+)

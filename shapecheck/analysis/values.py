@@ -38,6 +38,8 @@ UNKNOWN = Opaque()
 class Either(Opaque):
     """One of a few model instances, by a branch the analysis cannot decide:
     ``model = GRUNet() if args.gru else LSTMNet()``, or a factory with two returns.
+    ``getattr(nn, rnn_type)`` where a branch narrowed ``rnn_type`` holds each layer
+    class; the layers they build are then joined (``"GRU or LSTM"``), not kept apart.
 
     Calling it, calling its methods and reading its attributes do so on each
     alternative and join what comes back: whichever branch runs, the facts recorded on
@@ -360,7 +362,13 @@ def join(a: Value, b: Value) -> Value:
 
 
 def _either(a: Instance | Either, b: Instance | Either) -> Value:
-    """Both instances, as alternatives: identity tells them apart, as in Python."""
+    """Both models, as alternatives: identity tells them apart, as in Python.
+
+    Layers are not: a class that builds ``self.attn`` one way or another by its
+    ``method`` uses it under the same test (``if self.method == "concat":``), which the
+    analysis cannot tie back to the choice, so each alternative would meet the other's
+    input. Models chosen by a flag are called alike; layers are joined or unknown.
+    """
     found: list[Value] = []
     for value in (a, b):
         for alternative in value.alternatives if isinstance(value, Either) else (value,):
