@@ -47,6 +47,7 @@ from shapecheck.analysis.facts import (
 )
 from shapecheck.analysis.frame import Frame, join_into, mode_change, modes_for_callee
 from shapecheck.analysis.imports import bind_import, canonical, dotted
+from shapecheck.analysis.modes import submodules
 from shapecheck.analysis.operators import (
     LIST_MUTATORS,
     SLICE,
@@ -1330,6 +1331,8 @@ class Interpreter:
         mode = mode_change(name, args, node)
         if mode is not None:
             frame.modes[key] = mode
+            for child in submodules(module):  # `model.encoder(src)` after model.eval()
+                frame.modes[f"#{id(child)}"] = mode
             return module
         if name in ("to", "cuda", "cpu"):
             if name == "cuda":

@@ -61,6 +61,30 @@ def dropout_layers(module: Value, seen: set[int] | None = None) -> Iterator[Laye
             yield from dropout_layers(item, seen)
 
 
+def submodules(module: Value) -> Iterator[Layer | Instance]:
+    """The modules ``module`` holds, at any depth, itself not included: what its
+    ``.train()`` and ``.eval()`` reach, as ``nn.Module.train`` sets every child's mode."""
+    seen = {id(module)}
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Layer):
+            held: list[Value] = list(current.children)
+        elif isinstance(current, Instance):
+            held = list(current.attrs.values())
+        elif isinstance(current, Seq):
+            held = list(current.items or (current.elem,))
+        else:
+            continue
+        for value in held:
+            if id(value) in seen or not isinstance(value, (Layer, Instance, Seq)):
+                continue
+            seen.add(id(value))
+            stack.append(value)
+            if not isinstance(value, Seq):
+                yield value
+
+
 def _drops(layer: Layer) -> bool:
     if layer.node is None:
         return False
