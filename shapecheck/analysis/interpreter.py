@@ -1577,6 +1577,12 @@ def _summary_key(
 _KEYWORD_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
 
 
+@functools.lru_cache(maxsize=1024)
+def _float_value(literal: str) -> Const:
+    """A float literal's value (``0.5``, ``1e-3``): a dropout rate, a branch's test."""
+    return Const(float(literal.replace("_", "")))
+
+
 @functools.lru_cache(maxsize=4096)
 def _string_value(literal: str) -> Value:
     """A string literal's value, by its spelling: evaluating one compiles it, and the
@@ -1687,7 +1693,7 @@ _EXPRESSIONS = {
     cst.Call: Interpreter._call,
     cst.Subscript: Interpreter._subscript,
     cst.Integer: Interpreter._integer,
-    cst.Float: lambda self, node, frame: Const(0.0),
+    cst.Float: lambda self, node, frame: _float_value(node.value),
     cst.SimpleString: Interpreter._string,
     cst.Tuple: Interpreter._sequence,
     cst.List: Interpreter._sequence,

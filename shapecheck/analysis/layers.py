@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shapecheck.analysis import layout, packing, partial, shapes
+from shapecheck.analysis.modes import DEFAULT_RATE, DROPOUT_LAYERS, rate_of
 from shapecheck.analysis.records import replace
 from shapecheck.analysis.shapes import Dim, Role, Shape, literal
 from shapecheck.analysis.transfer import Args, as_bool, as_dim, loss, tensor_of
@@ -186,6 +187,10 @@ def build(qualname: str, args: Args) -> Layer:
             bidirectional=_bool_field(args, kind, "bidirectional", False),
             proj_size=_dim_field(args, kind, "proj_size", 0),
         )
+        if "dropout" in _POSITIONAL[kind]:
+            layer.rate = _rate(args, _argument(args, kind, "dropout"), 0.0)
+    elif kind in DROPOUT_LAYERS:
+        layer.rate = _rate(args, args.get(0, "p"), DEFAULT_RATE)
     elif kind == "Linear":
         layer.in_features = as_dim(args.get(0, "in_features"))
         layer.out_features = as_dim(args.get(1, "out_features"))
@@ -208,6 +213,13 @@ def build(qualname: str, args: Args) -> Layer:
         layer.children = _children(args)
     layer.has_parameters = has_parameters(kind)
     return layer
+
+
+def _rate(args: Args, value: Value | None, default: float) -> float | None:
+    """The rate given, the default where none is, unknown where ``*args`` may hold one."""
+    if value is None and args.has_star:
+        return None
+    return rate_of(value, default)
 
 
 def _children(args: Args) -> tuple[Value, ...]:

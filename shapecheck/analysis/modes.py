@@ -2,43 +2,30 @@
 
 A model is affected when it holds an ``nn.Dropout`` (or kin) with a rate that is not
 provably zero, or a stacked recurrent layer built with ``dropout > 0`` (the rate
-applies between layers, so one layer has none). Rates are read from the literal in
-the constructor call: a rate passed in a variable is unknown, and unknown is not
-dropout.
+applies between layers, so one layer has none). Rates are the values the constructor
+was given (``Layer.rate``): a literal, a constant, or an argument whose value the
+analysis knows (``Encoder(dropout=0.5)``). A rate it does not know (read from argparse
+or a config file) is unknown, and unknown is not dropout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
-from shapecheck.analysis.values import Instance, Layer, Seq, Value
+from shapecheck.analysis.values import Const, Instance, Int, Layer, Seq, Value
 
 DROPOUT_LAYERS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"})
-# Where ``dropout`` sits among each recurrent constructor's positional parameters.
-_RECURRENT_DROPOUT = {"LSTM": 5, "GRU": 5, "RNN": 6}
-_DEFAULT_RATE = 0.5  # nn.Dropout's p
+DEFAULT_RATE = 0.5  # nn.Dropout's p
 
 
-def literal_rate(node: cst.Call, position: int, keyword: str, default: float) -> float | None:
-    """The rate a constructor call spells as a literal; None where it is not a literal."""
-    found: cst.BaseExpression | None = None
-    positional = [arg for arg in node.args if arg.keyword is None]
-    for arg in node.args:
-        if arg.star:
-            return None
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            found = arg.value
-    if found is None and position < len(positional):
-        found = positional[position].value
-    if found is None:
+def rate_of(value: Value | None, default: float) -> float | None:
+    """A dropout rate from a constructor argument's value; None where it is not known."""
+    if value is None:
         return default
-    if isinstance(found, (cst.Float, cst.Integer)):
-        try:
-            return float(found.evaluated_value)
-        except (TypeError, ValueError):
-            return None
+    if isinstance(value, Int):
+        return float(value.dim.value) if value.dim.value is not None else None
+    if isinstance(value, Const) and type(value.value) in (int, float):
+        return float(value.value)
     return None
 
 
@@ -86,22 +73,17 @@ def submodules(module: Value) -> Iterator[Layer | Instance]:
 
 
 def _drops(layer: Layer) -> bool:
-    if layer.node is None:
+    if layer.node is None or layer.rate is None or layer.rate <= 0:
         return False
     if layer.kind in DROPOUT_LAYERS:
-        rate = literal_rate(layer.node, 0, "p", _DEFAULT_RATE)
-        return rate is not None and rate > 0
+        return True
     config = layer.recurrent
-    if config is None or config.kind not in _RECURRENT_DROPOUT:
-        return False
-    layers = config.num_layers.value if config.num_layers is not None else None
-    rate = literal_rate(layer.node, _RECURRENT_DROPOUT[config.kind], "dropout", 0.0)
-    return rate is not None and rate > 0 and layers is not None and layers > 1
+    layers = config.num_layers.value if config is not None and config.num_layers else None
+    return layers is not None and layers > 1
 
 
 def dropout_text(layer: Layer) -> str:
     """``Dropout(p=0.3)`` or ``LSTM(dropout=0.5)``, for messages."""
     if layer.kind in DROPOUT_LAYERS:
-        return f"{layer.kind}(p={literal_rate(layer.node, 0, 'p', _DEFAULT_RATE)})"
-    position = _RECURRENT_DROPOUT.get(layer.kind, 5)
-    return f"{layer.kind}(dropout={literal_rate(layer.node, position, 'dropout', 0.0)})"
+        return f"{layer.kind}(p={layer.rate})"
+    return f"{layer.kind}(dropout={layer.rate})"

@@ -81,8 +81,8 @@ def as_int(value: Value | None) -> int | None:
 
 
 def as_bool(value: Value | None) -> bool | None:
-    if isinstance(value, Const) and isinstance(value.value, bool):
-        return value.value
+    if isinstance(value, Const) and type(value.value) in (bool, float):
+        return bool(value.value)  # `if dropout:` with a rate of 0.3
     if isinstance(value, Int) and value.dim.value is not None:
         return bool(value.dim.value)
     return None

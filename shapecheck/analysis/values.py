@@ -298,6 +298,9 @@ class Layer(Value):
     spatial: int = 0  # how many spatial dims a conv or pool keeps after (N, C)
     children: tuple[Value, ...] = ()  # nn.Sequential's and nn.ModuleList's modules, in order
     bias: bool | None = None
+    # The dropout rate it was built with, where known: nn.Dropout's p, a stacked
+    # recurrent layer's dropout (see ``modes``).
+    rate: float | None = None
     has_parameters: bool = True
     device: DeviceValue | None = None
     moved_at: cst.CSTNode | None = field(default=None, repr=False)
