@@ -95,7 +95,7 @@ from shapecheck.analysis.vocabulary import (
     WRAPPERS,
     is_module_class,
 )
-from shapecheck.positions import children
+from shapecheck.positions import children, walk
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -160,6 +160,8 @@ class Interpreter:
         self.enclosing: list[cst.CSTNode] = []
         # The variable the expression being evaluated is assigned to, if one plain name.
         self.size_name: str | None = None
+        # id(forward) -> whether its code detaches anything (``call_model``).
+        self.detaching: dict[int, bool] = {}
 
     # ------------------------------------------------------------------ driver
 
@@ -1419,7 +1421,13 @@ class Interpreter:
                 LayerCall(node=node, layer=instance, input=args.get(0) or UNKNOWN)
             )
         if isinstance(result, (Opaque, Const)) and is_module_class(instance.cls):
-            return Tensor(shape=None, requires_grad=frame.grad, device=None)
+            # A model's output, unknown: it requires grad as its parameters do, unless its
+            # forward may hand back something detached (`.detach()`, `.data`, numpy).
+            key = id(method.node)
+            if key not in self.detaching:
+                self.detaching[key] = _detaches(method.node)
+            grad = None if self.detaching[key] else frame.grad
+            return Tensor(shape=None, requires_grad=grad, device=None)
         return result
 
     def call_layer(
@@ -1575,6 +1583,19 @@ def _summary_key(
 
 
 _KEYWORD_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
+
+
+# Calls and attributes through which a forward may return a result that needs no grad.
+_DETACHING = frozenset({"detach", "data", "numpy", "tolist", "item", "no_grad", "inference_mode"})
+
+
+def _detaches(function: cst.FunctionDef) -> bool:
+    """Whether ``function``'s code detaches anything, or turns autograd off, anywhere."""
+    return any(
+        (type(node) is cst.Attribute and node.attr.value in _DETACHING)
+        or (type(node) is cst.Name and node.value in _DETACHING)
+        for node in walk(function)
+    )
 
 
 @functools.lru_cache(maxsize=1024)

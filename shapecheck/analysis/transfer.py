@@ -265,6 +265,19 @@ def new_tensor_method(t: Tensor, args: Args) -> Value:
     return replace(made, device=t.device if "device" not in args.kw else made.device)
 
 
+def legacy_new_method(t: Tensor, args: Args) -> Value:
+    """``x.new(2, 3)`` allocates, ``x.new(data)`` wraps: a new tensor on x's device that
+    never requires grad, whatever x does."""
+    if len(args.pos) == 1 and isinstance(args.pos[0], (Seq, Tensor)) and not args.kw:
+        built = data_tensor(args.pos[0])
+        shape = built.shape if built is not None else None
+    elif args.pos and all(isinstance(a, Int) for a in args.pos) and not args.has_star:
+        shape = shape_of_sizes(args.pos)
+    else:
+        shape = None
+    return replace(_new_tensor(args, shape), requires_grad=False, device=t.device)
+
+
 def _full(args: Args) -> Value:
     return _new_tensor(args, shape_of_sizes([args.get(0, "size") or UNKNOWN]))
 
@@ -681,6 +694,7 @@ TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
     "reshape_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None),
     "chunk": chunk_method,
     "split": chunk_method,
+    "new": legacy_new_method,
     "new_zeros": new_tensor_method,
     "new_ones": new_tensor_method,
     "new_empty": new_tensor_method,
