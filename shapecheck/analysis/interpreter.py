@@ -1585,15 +1585,17 @@ def _summary_key(
 _KEYWORD_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
 
 
-# Calls and attributes through which a forward may return a result that needs no grad.
-_DETACHING = frozenset({"detach", "data", "numpy", "tolist", "item", "no_grad", "inference_mode"})
+# What a forward may return a result through that needs no grad: `x.detach()`, `x.data`,
+# `.numpy()`, and autograd turned off (`torch.no_grad`, or `no_grad` imported by name).
+_GRAD_OFF = frozenset({"no_grad", "inference_mode"})
+_DETACHING = frozenset({"detach", "data", "numpy", "tolist", "item"}) | _GRAD_OFF
 
 
 def _detaches(function: cst.FunctionDef) -> bool:
     """Whether ``function``'s code detaches anything, or turns autograd off, anywhere."""
     return any(
         (type(node) is cst.Attribute and node.attr.value in _DETACHING)
-        or (type(node) is cst.Name and node.value in _DETACHING)
+        or (type(node) is cst.Name and node.value in _GRAD_OFF)
         for node in walk(function)
     )
 
@@ -1655,12 +1657,12 @@ def _names_an_index(index: cst.BaseSlice) -> bool:
 
 _COUNTER_NAMES = frozenset({"i", "j", "k", "t"})
 
-# Methods that only tensors have (numpy arrays and modules have none of them), so a
-# value of unknown origin they are called on is a tensor. transpose and flatten are
-# left out: numpy arrays have them too, with other meanings.
 # Methods that move a module or tensor between devices, returning the module itself.
 _MOVES = frozenset({"to", "cuda", "cpu"})
 
+# Methods that only tensors have (numpy arrays and modules have none of them), so a
+# value of unknown origin they are called on is a tensor. transpose and flatten are
+# left out: numpy arrays have them too, with other meanings.
 _TENSOR_METHODS_ONLY = frozenset(
     {"permute", "unsqueeze", "contiguous", "size", "dim", "masked_fill", "new_zeros", "detach"}
 )
