@@ -105,7 +105,7 @@ class Project:
         self._holds: dict[tuple[Path, frozenset[str]], bool] = {}
         self._specs: dict[Path, list[ImportSpec]] = {}
         self._roots: dict[Path, Path] = {}
-        self._resolved: dict[tuple[Path, ImportSpec], list[tuple[str | None, Path]]] = {}
+        self._resolved: dict[tuple[str, ImportSpec], list[tuple[str | None, Path]]] = {}
         self._folders: dict[Path, frozenset[str]] = {}
         self._imports: dict[Path, list[Path]] = {}
         self._closures: dict[Path, list[Path]] = {}
@@ -219,7 +219,9 @@ class Project:
         ``(None, path)`` is the module itself; ``("b", path)`` a submodule ``b`` named
         by ``from a import b``.
         """
-        key = (importer.parent, spec)  # resolution depends on the folder only
+        # Resolution depends on the folder only; a string key, since hashing a fresh
+        # ``importer.parent`` costs more than a warm run's whole cache lookup.
+        key = (os.path.dirname(str(importer)), spec)
         if key not in self._resolved:
             self._resolved[key] = list(self._resolve(importer, spec))
         return self._resolved[key]

@@ -265,6 +265,28 @@ def new_tensor_method(t: Tensor, args: Args) -> Value:
     return replace(made, device=t.device if "device" not in args.kw else made.device)
 
 
+def type_method(t: Tensor, args: Args) -> Value:
+    """``x.type(torch.int64)`` casts in place on x's device; ``x.type(torch.cuda.FloatTensor)``
+    may move it as well; ``x.type()`` answers a string."""
+    target = args.get(0, "dtype")
+    if target is None:
+        return UNKNOWN
+    return t if is_dtype(target) else replace(t, device=None)
+
+
+def narrow_method(t: Tensor, args: Args) -> Value:
+    """``x.narrow(dim, start, length)``: x with ``length`` entries along ``dim``, on its device."""
+    axis, length = as_int(args.get(0, "dim")), args.get(2, "length")
+    if t.shape is None or axis is None or args.has_star:
+        return t.derive(None)
+    position = shapes.normalize_axis(axis, len(t.shape))
+    if position is None:
+        return t.derive(None)
+    size = as_dim(length) if length is not None else None
+    dim = size if size is not None else Dim(role=t.shape[position].role)
+    return t.derive((*t.shape[:position], dim, *t.shape[position + 1 :]), contiguous=None)
+
+
 def legacy_new_method(t: Tensor, args: Args) -> Value:
     """``x.new(2, 3)`` allocates, ``x.new(data)`` wraps: a new tensor on x's device that
     never requires grad, whatever x does."""
@@ -686,8 +708,8 @@ TENSOR_METHODS: dict[str, Callable[[Tensor, Args], Value]] = {
     "max": max_method,
     "min": max_method,
     "repeat": repeat_method,
-    # .type(torch.cuda.FloatTensor) may move the tensor as well as cast it.
-    "type": lambda t, a: replace(t, device=None) if a.pos or a.kw else UNKNOWN,
+    "type": type_method,
+    "narrow": narrow_method,
     "expand": expand_method,
     "expand_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None, contiguous=False),
     "view_as": lambda t, a: tensor_of(a.get(0)) or t.derive(None),
