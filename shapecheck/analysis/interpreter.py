@@ -1199,9 +1199,9 @@ class Interpreter:
         for index, param in enumerate(positional):
             name = param.name.value
             if index < len(values):
-                frame.env[name] = values[index]
+                frame.env[name] = _parameter_size(name, values[index])
             elif name in args.kw:
-                frame.env[name] = args.kw[name]
+                frame.env[name] = _parameter_size(name, args.kw[name])
             elif param.default is not None and not args.has_star:
                 frame.env[name] = self.eval(param.default, fn.closure)
             else:
@@ -1583,6 +1583,15 @@ def _summary_key(
 
 
 _KEYWORD_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
+
+
+def _parameter_size(name: str, value: Value) -> Value:
+    """A literal size passed to a parameter takes the parameter's name: ``batchify(ids, 20)``
+    into ``def batchify(data, bsz)`` is a batch of 20. A size that already has a name
+    keeps it, above all ``x.size(0)``, which stays tied to x's axis."""
+    if isinstance(value, Int) and value.dim.name is None:
+        return named_size(name, value)
+    return value
 
 
 # What a forward may return a result through that needs no grad: `x.detach()`, `x.data`,
