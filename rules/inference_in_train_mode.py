@@ -122,8 +122,8 @@ def _kept_in_train_mode(ctx: RuleContext, call: ForwardCall) -> bool:
     """
     if call.train_at is None:
         return False
-    home = _function_of(ctx, call.train_at)
-    if home is _function_of(ctx, call.node) or home is None:
+    home = ctx.function_of(call.train_at)
+    if home is None or home is ctx.function_of(call.node):
         return True
     return not any(_evaluates(node) for node in walk(home.body))
 
@@ -140,13 +140,6 @@ def _evaluates(node: cst.CSTNode) -> bool:
         and isinstance(node.args[0].value, cst.Name)
         and node.args[0].value.value == "False"
     )
-
-
-def _function_of(ctx: RuleContext, node: cst.CSTNode) -> cst.FunctionDef | None:
-    parent = ctx.parent(node)
-    while parent is not None and not isinstance(parent, cst.FunctionDef):
-        parent = ctx.parent(parent)
-    return parent
 
 
 def _inference(call: ForwardCall) -> str | None:

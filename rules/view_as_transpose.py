@@ -69,9 +69,7 @@ size of the target is a dim of the source or the one `-1`.
             target = transfer.target_dims(call.args.pos) if not call.args.has_star else None
             if target is None:
                 continue  # `view(n, *rest)`: the sizes are not all known
-            read = _read_axes(ctx, call.node, len(t.shape))
-            matched = _pairs(t.shape, target).items()
-            pairs = {j: i for j, i in matched if i not in read.values()} | read
+            pairs = _pairs(t.shape, target)
             moved = _reordered(t.shape, target, pairs)
             if moved is None:
                 continue
@@ -134,48 +132,6 @@ def _pairs(shape: Shape, target: list[Dim | None]) -> dict[int, int]:
             pairs[j] = matches[0]
     taken = list(pairs.values())
     return {j: i for j, i in pairs.items() if taken.count(i) == 1}
-
-
-def _read_axes(ctx: RuleContext, node: cst.Call, rank: int) -> dict[int, int]:
-    """Target position -> source axis, for sizes read off the tensor being viewed:
-    ``x.view(x.size(1), x.size(0), -1)`` names its axes whatever their sizes are."""
-    if not isinstance(node.func, cst.Attribute):
-        return {}
-    subject = ctx.code(node.func.value)
-    read: dict[int, int] = {}
-    for j, arg in enumerate(node.args):
-        axis = _axis_read(ctx, arg.value, subject)
-        if arg.keyword is None and not arg.star and axis is not None and -rank <= axis < rank:
-            read[j] = axis % rank
-    taken = list(read.values())
-    return {j: i for j, i in read.items() if taken.count(i) == 1}
-
-
-def _axis_read(ctx: RuleContext, value: cst.BaseExpression, subject: str) -> int | None:
-    """``i`` for ``subject.size(i)`` or ``subject.shape[i]`` with a literal ``i``."""
-    index: cst.BaseExpression | None = None
-    if (
-        isinstance(value, cst.Call)
-        and isinstance(value.func, cst.Attribute)
-        and value.func.attr.value == "size"
-        and len(value.args) == 1
-        and ctx.code(value.func.value) == subject
-    ):
-        index = value.args[0].value
-    elif (
-        isinstance(value, cst.Subscript)
-        and isinstance(value.value, cst.Attribute)
-        and value.value.attr.value == "shape"
-        and ctx.code(value.value.value) == subject
-        and len(value.slice) == 1
-        and isinstance(value.slice[0].slice, cst.Index)
-    ):
-        index = value.slice[0].slice.value
-    negative = isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Minus)
-    literal = index.expression if negative else index
-    if not isinstance(literal, cst.Integer):
-        return None
-    return -int(literal.value) if negative else int(literal.value)
 
 
 def _ones(dims) -> bool:

@@ -174,6 +174,15 @@ class RuleContext:
                     self._parents.update(self.parents_of(index))
         return self._parents.get(node)
 
+    def function_of(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        """The function whose body holds ``node``, in whichever module; None at top level."""
+        import libcst as cst  # loaded by the analysis already; this module stays light
+
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, cst.FunctionDef):
+            parent = self.parent(parent)
+        return parent
+
     def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
         """Whether ``inner`` lies within ``outer`` in the source."""
         if self.module_index(outer) != self.module_index(inner):

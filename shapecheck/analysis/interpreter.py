@@ -322,9 +322,13 @@ class Interpreter:
         built with ``x.size(0)`` is known to use whatever axis 0 of x turns out to be.
         """
         known = tensor.dim(axis)
-        if known is not None and known.known:
-            return Int(known)
         spelling = dotted(subject)
+        if known is not None and known.known:
+            if known.name is None and spelling is not None and axis >= 0:
+                # A literal size read off the tensor names its axis: x.size(1) is not a
+                # coincidental 96 (SHP110 tells a reordering view by it).
+                return Int(replace(known, name=f"{spelling}.size({axis})"))
+            return Int(known)
         if spelling is None or (tensor.shape is None and axis < 0):
             return Int(known or shapes.UNKNOWN_DIM)
         name = self.size_name or f"{spelling}.size({axis})"
