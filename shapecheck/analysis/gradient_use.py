@@ -324,7 +324,9 @@ class GradientUses:
         self._gradient_functions: frozenset[str] = frozenset()
         found: set[str] = set()
         callees: dict[str, set[str]] = {}
-        for function in (n for n in _walk(module) if isinstance(n, cst.FunctionDef)):
+        # A def is a statement, never inside an expression: the search need not enter one.
+        defs = _walk(module, prune=(cst.BaseExpression,))
+        for function in (n for n in defs if isinstance(n, cst.FunctionDef)):
             name = function.name.value
             called = callees.setdefault(name, set())
             for node in _walk(function.body):
