@@ -63,7 +63,8 @@ def check_project(
     progress: Progress | None = None,
 ) -> list[FileResult]:
     """A result per job, in the jobs' order, with findings from every root merged."""
-    project = _project(jobs)
+    roots = [absolute(job.path) for job in jobs]
+    project = _project(jobs, roots)
     if cache is not None:
         project.known_specs = cache.load_specs()
     known = len(project.known_specs)
@@ -71,9 +72,8 @@ def check_project(
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
     codes: dict[tuple, list[str]] = {}  # each rule selection's codes, sorted once
-    imported = project.imported_by_name(absolute(job.path) for job in jobs)
-    for index, job in enumerate(jobs):
-        root = absolute(job.path)
+    imported = project.imported_by_name(roots)
+    for index, (job, root) in enumerate(zip(jobs, roots, strict=True)):
         others = {project.name(p): frozenset() for p in project.closure(root)}
         if ignored_for is not None:
             others = {name: frozenset(ignored_for(name)) for name in others}
@@ -98,7 +98,7 @@ def check_project(
         elif progress is not None:
             progress.advance()
     # Texts not on disk travel to the workers, cached roots' too: others import them.
-    unsaved = {absolute(job.path): job.text for job in jobs if job.stdin}
+    unsaved = {root: job.text for job, root in zip(jobs, roots, strict=True) if job.stdin}
     for index, findings in _run(works, project, workers, progress, unsaved):
         raw[index] = findings
         entry = keys[index]
@@ -111,8 +111,7 @@ def check_project(
     return _merge(jobs, [r or [] for r in raw], project)
 
 
-def _project(jobs: Sequence[Job]) -> Project:
-    paths = [absolute(job.path) for job in jobs]
+def _project(jobs: Sequence[Job], paths: Sequence[Path]) -> Project:
     overlay = {path: job.text for path, job in zip(paths, jobs, strict=True)}
     names = {path: job.name for path, job in zip(paths, jobs, strict=True)}
     return Project(overlay=overlay, names=names)

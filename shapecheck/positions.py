@@ -459,6 +459,37 @@ class SourceOrder:
         return self._spans[id(node)][1]
 
 
+# The fields of compound statements and their clauses that hold statements or clauses.
+_STATEMENT_FIELDS = ("body", "handlers", "cases", "orelse", "finalbody")
+
+
+def statements(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every statement under ``root``, small ones included, pre-order in source order.
+
+    Statements never sit inside expressions, so the walk reads only the fields that
+    hold statements: a search for defs or imports need not visit a module's
+    expressions, most of its nodes.
+    """
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BaseStatement):
+            yield node
+        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            yield from node.body
+            continue
+        found: list[Any] = []
+        for name in _STATEMENT_FIELDS:
+            value = getattr(node, name, None)
+            if isinstance(value, (list, tuple)):
+                found.extend(value)
+            elif isinstance(value, cst.IndentedBlock):
+                found.extend(value.body)
+            elif isinstance(value, cst.CSTNode) and not isinstance(value, cst.BaseExpression):
+                found.append(value)  # a one-line suite, an else or finally clause, an elif
+        stack.extend(reversed(found))
+
+
 def walk(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
     """Every code node under ``root``, pre-order and iteratively (deep nesting must not
     overflow the stack), with the statements in source order; no layout nodes.

@@ -106,7 +106,9 @@ class Project:
         self._specs: dict[Path, list[ImportSpec]] = {}
         self._roots: dict[Path, Path] = {}
         self._resolved: dict[tuple[str, ImportSpec], list[tuple[str | None, Path]]] = {}
-        self._folders: dict[Path, frozenset[str]] = {}
+        self._targets: dict[tuple[str, str | None, int], Path | None] = {}
+        self._submodules: dict[tuple[str, str], Path | None] = {}
+        self._folders: dict[str, frozenset[str]] = {}
         self._imports: dict[Path, list[Path]] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._digests: dict[Path, str] = {}
@@ -221,36 +223,65 @@ class Project:
         """
         # Resolution depends on the folder only; a string key, since hashing a fresh
         # ``importer.parent`` costs more than a warm run's whole cache lookup.
-        key = (os.path.dirname(str(importer)), spec)
-        if key not in self._resolved:
-            self._resolved[key] = list(self._resolve(importer, spec))
-        return self._resolved[key]
+        folder = os.path.dirname(str(importer))
+        key = (folder, spec)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(importer, folder, spec)
+        return found
 
-    def _resolve(self, importer: Path, spec: ImportSpec) -> Iterator[tuple[str | None, Path]]:
+    def _resolve(
+        self, importer: Path, folder: str, spec: ImportSpec
+    ) -> list[tuple[str | None, Path]]:
+        target = self._module_target(importer, folder, spec.module, spec.level)
+        if target is None:
+            return []
+        found: list[tuple[str | None, Path]] = [(None, target)] if spec.module else []
+        if target.name == "__init__.py":
+            # `from pkg import a, b`: each name may be a submodule of the package.
+            for name in spec.names:
+                sub = self._submodule(os.path.dirname(str(target)), name)
+                if sub is not None:
+                    found.append((name, sub))
+        return found
+
+    def _module_target(
+        self, importer: Path, folder: str, module: str | None, level: int
+    ) -> Path | None:
+        """The file ``module`` (``level`` dots up) names from ``folder``, or None.
+
+        Many specs of a folder name the same module with different names after
+        ``import``; the module part is resolved once for all of them.
+        """
+        key = (folder, module, level)
+        if key in self._targets:
+            return self._targets[key]
         root = self.root_of(importer)
-        parts = spec.module.split(".") if spec.module else []
-        if spec.level:
+        parts = module.split(".") if module else []
+        if level:
             base = importer.parent
-            for _ in range(spec.level - 1):
+            for _ in range(level - 1):
                 base = base.parent
             bases = [base]
         else:
             # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
             bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
+        found = None
         for base in bases:
             if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
                 continue  # `import torch`: nothing of that name here (the common case)
             target = self.module_file(base, parts)
-            if target is None or not _within(target, root):
-                continue
-            if parts:
-                yield None, target
-            if target.name == "__init__.py":
-                for name in spec.names:
-                    sub = self.module_file(target.parent, [name])
-                    if sub is not None:
-                        yield name, sub
-            return
+            if target is not None and _within(target, root):
+                found = target
+                break
+        self._targets[key] = found
+        return found
+
+    def _submodule(self, package: str, name: str) -> Path | None:
+        key = (package, name)
+        if key not in self._submodules:
+            self._submodules[key] = self.module_file(Path(package), [name])
+        return self._submodules[key]
 
     def module_file(self, base: Path, parts: list[str]) -> Path | None:
         """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
@@ -262,13 +293,14 @@ class Project:
         return None
 
     def _listing(self, folder: Path) -> frozenset[str]:
-        found = self._folders.get(folder)
+        name = str(folder)
+        found = self._folders.get(name)
         if found is None:
             try:
-                found = frozenset(os.listdir(folder))
+                found = frozenset(os.listdir(name))
             except OSError:
                 found = frozenset()
-            self._folders[folder] = found
+            self._folders[name] = found
         return found
 
     def imports(self, path: Path) -> list[Path]:

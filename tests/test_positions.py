@@ -17,7 +17,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from shapecheck.positions import LAYOUT, Positions, SourceOrder, parents
+from shapecheck.positions import LAYOUT, Positions, SourceOrder, parents, statements, walk
 from tests.helpers import FIXTURES
 
 
@@ -261,3 +261,29 @@ def test_same_as_libcst_on_torch_sources(name: str) -> None:
 )
 def test_same_as_libcst_on_edge_cases(text: str) -> None:
     _compare(text, provider=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import a\nx = 1; import b\n",
+        "def f():\n    import c\n    class K:\n        def g(self): import d\n",
+        "try:\n    import e\nexcept E:\n    pass\nelse:\n    x = 1\nfinally:\n    y = 2\n",
+        "if a:\n    b = 1\nelif c:\n    d = 2\nelse:\n    e = 3\n",
+        "for i in x:\n    pass\nelse:\n    z = 1\nwhile y: w = 2\n",
+        "match p:\n    case [a]:\n        import f\n    case _:\n        pass\n",
+        "with a as b, c:\n    f = lambda: (yield)\n",
+        "try:\n    pass\nexcept* E:\n    import g\n",
+    ],
+)
+def test_statement_walk_finds_what_the_whole_walk_finds(text: str) -> None:
+    """``statements`` reads only the statement fields; a walk of every node, keeping the
+    statements, must give the same nodes in the same order."""
+    module = cst.parse_module(text)
+    everything = [
+        node
+        for node in walk(module)
+        if isinstance(node, (cst.BaseStatement, cst.BaseSmallStatement))
+    ]
+    assert list(statements(module)) == everything
+    assert everything

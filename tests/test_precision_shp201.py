@@ -171,3 +171,31 @@ def test_output_reaching_a_local_helper_that_differentiates_is_used() -> None:
         value = agent.learn(out.sum())
         """
     )
+
+
+def test_a_helper_that_differentiates_through_a_call_cycle_counts() -> None:
+    """``train`` and ``step`` call each other; only ``step``'s other callee differentiates.
+    Whichever of them is asked about first, both differentiate."""
+    source = """
+        import torch
+        from torch import nn
+
+        def train(loss, again):
+            if again:
+                step(loss)
+
+        def step(loss):
+            train(loss, False)
+            backprop(loss)
+
+        def backprop(loss):
+            loss.backward()
+
+        net = nn.GRU(4, 8)
+        net.eval()
+        out, _ = net(torch.randn(3, 1, 4))
+        train(out.sum(), True)
+        """
+    assert not _shp201(source)
+    assert not _shp201(source.replace("train(out.sum(), True)", "step(out.sum())"))
+    assert _shp201(source.replace("train(out.sum(), True)", "print(out.sum())"))

@@ -17,17 +17,19 @@ deliberate.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import libcst as cst
-from libcst.metadata import ComprehensionScope, Scope
 
 from shapecheck.analysis.defuse import DefUse, Unsupported
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.analysis.scopes import resolve_scopes
-from shapecheck.positions import ModuleMaps, SourceOrder, walk
+from shapecheck.positions import ModuleMaps, SourceOrder, statements, walk
+
+if TYPE_CHECKING:
+    from libcst.metadata import Scope
 
 
 class GraphUse(Enum):
@@ -157,10 +159,24 @@ class GradientUses:
         # that sets the grad mode.
         self._body_index: dict[cst.CSTNode, dict[int, int]] = {}
         self._first_grad_mode: dict[cst.CSTNode, int | None] = {}
-        self._aliases = _aliases(module)
         self._module = module
-        # Names of the module's own functions whose bodies work with gradients.
-        self._gradient_functions = self._functions_with_gradient_use(module)
+        # Whether a function name differentiates, and each body's own answer and calls.
+        self._gradient_names: dict[str, bool] = {}
+        self._summaries: dict[cst.FunctionDef, tuple[bool, frozenset[str]]] = {}
+
+    @functools.cached_property
+    def _aliases(self) -> dict[str, str]:
+        # On first use: most forward calls are settled by their context alone.
+        return _aliases(self._module)
+
+    @functools.cached_property
+    def _functions_by_name(self) -> dict[str, list[cst.FunctionDef]]:
+        """The module's functions and methods, by name (a name may have several)."""
+        found: dict[str, list[cst.FunctionDef]] = {}
+        for node in statements(self._module):
+            if isinstance(node, cst.FunctionDef):
+                found.setdefault(node.name.value, []).append(node)
+        return found
 
     # ----------------------------------------------------------------- questions
 
@@ -225,6 +241,9 @@ class GradientUses:
                 order = self._maps.order(self._module) if function is None else None
                 found = DefUse(root, order)
             except Unsupported:
+                # libcst's scope analysis loads its metadata package: only when needed.
+                from shapecheck.analysis.scopes import resolve_scopes
+
                 wrapped = self._module if function is None else cst.Module(body=[function])
                 found = _LibcstNames(resolve_scopes(wrapped), self._maps.order(self._module))
             self._names[function] = found
@@ -279,7 +298,7 @@ class GradientUses:
         return canonical(f"{target}.{rest}" if rest else target)
 
     def is_gradient_call(self, call: cst.Call) -> bool:
-        if _last_name(call.func) in self._gradient_functions:
+        if self._is_gradient_function(_last_name(call.func)):
             return True  # step(loss), self.update(loss), agent.learn(loss): defined here
         return self._differentiates(call)
 
@@ -314,25 +333,39 @@ class GradientUses:
             ):
                 yield node
 
-    def _functions_with_gradient_use(self, module: cst.Module) -> frozenset[str]:
-        """Functions and methods of this module that differentiate, to a fixpoint.
+    def _is_gradient_function(self, name: str | None) -> bool:
+        """Whether a function of this module named ``name`` differentiates.
 
-        A function differentiates when its body does so by itself or calls (by name)
-        a function that does. One walk per function collects both; the fixpoint then
-        runs over names, not over the bodies again.
+        It does when its body does so by itself, or calls (by name) a function that
+        does: when a function that differentiates by itself is reachable through calls.
+        Only the bodies reachable from ``name`` are walked, each once per module, so a
+        call of a name the module does not define (most calls) costs a lookup.
         """
-        self._gradient_functions: frozenset[str] = frozenset()
-        found: set[str] = set()
-        callees: dict[str, set[str]] = {}
-        # A def is a statement, never inside an expression: the search need not enter one.
-        defs = _walk(module, prune=(cst.BaseExpression,))
-        for function in (n for n in defs if isinstance(n, cst.FunctionDef)):
-            name = function.name.value
-            called = callees.setdefault(name, set())
+        if name is None or name not in self._functions_by_name:
+            return False
+        found = self._gradient_names.get(name)
+        if found is None:
+            found = False
+            seen, todo = {name}, [name]
+            while todo and not found:
+                for function in self._functions_by_name.get(todo.pop(), ()):
+                    direct, called = self._body_summary(function)
+                    found = found or direct
+                    todo.extend(c for c in called - seen if c in self._functions_by_name)
+                    seen |= called
+            self._gradient_names[name] = found
+        return found
+
+    def _body_summary(self, function: cst.FunctionDef) -> tuple[bool, frozenset[str]]:
+        """Whether the body differentiates by itself, and the names it calls otherwise."""
+        found = self._summaries.get(function)
+        if found is None:
+            direct = False
+            called: set[str] = set()
             for node in _walk(function.body):
                 if isinstance(node, cst.Call):
                     if self._differentiates(node):
-                        found.add(name)
+                        direct = True
                     elif (callee := _last_name(node.func)) is not None:
                         called.add(callee)
                 elif (
@@ -340,10 +373,9 @@ class GradientUses:
                     and node.attr.value in _GRADIENT_ATTRIBUTES
                     and not isinstance(self._parents.get(node), cst.Call)
                 ):
-                    found.add(name)
-        while more := {n for n, called in callees.items() if n not in found and called & found}:
-            found |= more
-        return frozenset(found)
+                    direct = True
+            found = self._summaries[function] = (direct, frozenset(called))
+        return found
 
 
 class _Walk:
@@ -679,6 +711,8 @@ class _LibcstNames:
 
 def _flow_scope(scope: Scope) -> Scope:
     """The function or module a comprehension's names live in."""
+    from libcst.metadata import ComprehensionScope
+
     while isinstance(scope, ComprehensionScope) and scope.parent is not None:
         scope = scope.parent
     return scope
@@ -722,8 +756,7 @@ def _is_grad_context(expression: cst.BaseExpression) -> bool:
 def _aliases(module: cst.Module) -> dict[str, str]:
     """Every name an import binds anywhere in the module, with what it refers to."""
     aliases: dict[str, str] = {}
-    # Imports are statements: the walk need not enter any expression.
-    for node in _walk(module, prune=(cst.BaseExpression,)):
+    for node in statements(module):
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             for local, value in bind_import(node):
                 aliases.setdefault(local, value.name)
