@@ -11,6 +11,7 @@ name (``permute-order``) or ``ALL``.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -136,24 +137,32 @@ class Resolver:
     def __init__(self, overrides: Callable[[Settings], Settings], fixed: Settings | None) -> None:
         self._overrides = overrides
         self._fixed = None if fixed is None else overrides(fixed)
+        self._by_path: dict[str, Settings] = {}
         self._by_folder: dict[Path, Settings] = {}
         self._by_file: dict[Path, Settings] = {}
 
     def for_path(self, path: str) -> Settings:
         if self._fixed is not None:
             return self._fixed
-        target = Path(path).absolute()
-        folder = target if target.is_dir() else target.parent
-        if folder not in self._by_folder:
-            found = find_config(folder)
+        # Asked for every file and folder a run walks: remembered by the name it was
+        # asked with, as a run's working folder does not change.
+        found = self._by_path.get(path)
+        if found is None:
+            target = os.path.abspath(path)
+            folder = Path(target if os.path.isdir(target) else os.path.dirname(target))
+            found = self._by_folder.get(folder)
             if found is None:
-                settings = self._overrides(Settings())
-            else:
-                if found not in self._by_file:
-                    self._by_file[found] = self._overrides(load(found))
-                settings = self._by_file[found]
-            self._by_folder[folder] = settings
-        return self._by_folder[folder]
+                found = self._by_folder[folder] = self._for_folder(folder)
+            self._by_path[path] = found
+        return found
+
+    def _for_folder(self, folder: Path) -> Settings:
+        found = find_config(folder)
+        if found is None:
+            return self._overrides(Settings())
+        if found not in self._by_file:
+            self._by_file[found] = self._overrides(load(found))
+        return self._by_file[found]
 
     def excluded(self, path: str) -> bool:
         settings = self.for_path(path)

@@ -32,6 +32,7 @@ SKIPPED_DIRS = frozenset(
         ".mypy_cache",
         ".pytest_cache",
         ".ruff_cache",
+        ".shapecheck_cache",  # our own (cache.CACHE_DIR): hundreds of folders, no source
         "node_modules",
         "site-packages",
         ".eggs",

@@ -156,6 +156,7 @@ class Positions:
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
         self._whole = False
         self._starts: dict[cst.CSTNode, int] | None = None  # statement -> first row
+        self._one_line: dict[cst.CSTNode, int] = {}  # a one-line statement -> its row
         self._line_offsets: list[int] = []
         if text is None or parents is None:
             self._generate_whole()
@@ -181,6 +182,25 @@ class Positions:
         if statement not in self._rows and not self._whole:
             self._generate_for(statement)
         return self._rows[statement]
+
+    def line(self, node: cst.CSTNode) -> int:
+        """The line ``node`` starts on, ``self[node].start.line``.
+
+        Every node of a statement written on one line starts on that line, which the
+        :mod:`ast` parse gives: a message that names a line generates no code for it.
+        """
+        found = self._spans.get(node)
+        if found is not None:
+            return found[0]
+        if not self._whole:
+            starts = self._first_rows()
+            statement: cst.CSTNode | None = node
+            while statement is not None and statement not in starts:
+                statement = self._parents.get(statement)
+            row = self._one_line.get(statement) if statement is not None else None
+            if row is not None:
+                return row
+        return self.span(node)[0]
 
     def span(self, node: cst.CSTNode) -> Span:
         """The range as plain integers: (start line, start column, end line, end column)."""
@@ -252,7 +272,7 @@ class Positions:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 body = None
             if body is not None:
-                _match_block(self._module.body, body, self._starts)
+                _match_block(self._module.body, body, self._starts, self._one_line)
             self._line_offsets = [0, *(m.end() for m in _NEWLINE.finditer(self._text))]
         return self._starts
 
@@ -261,14 +281,17 @@ def _match_block(
     statements: typing.Sequence[cst.BaseStatement],
     nodes: list[ast.stmt],
     rows: dict[cst.CSTNode, int],
+    lines: dict[cst.CSTNode, int],
 ) -> None:
     """Record each statement's first row (its leading comments included) from ``nodes``,
     the same block's :mod:`ast` statements, then descend into the blocks that match.
+    ``lines`` gets the row of each simple statement line whose code is on one line.
 
     Every small statement of a line is one ``ast`` statement and every compound
     statement is one. A block whose counts differ gets no rows at all.
     """
     found: dict[cst.CSTNode, int] = {}
+    single: dict[cst.CSTNode, int] = {}
     compound: list[tuple[cst.BaseStatement, ast.stmt]] = []
     index = 0
     for statement in statements:
@@ -278,6 +301,9 @@ def _match_block(
         line, leading = node.lineno, len(statement.leading_lines)
         if isinstance(statement, cst.SimpleStatementLine):
             index += len(statement.body)
+            last = nodes[min(index, len(nodes)) - 1]
+            if last.end_lineno == line:
+                single[statement] = line
         else:
             index += 1
             compound.append((statement, node))
@@ -290,9 +316,10 @@ def _match_block(
     if index != len(nodes):
         return
     rows.update(found)
+    lines.update(single)
     for statement, node in compound:
         for inner, inner_nodes in _blocks(statement, node):
-            _match_block(inner, inner_nodes, rows)
+            _match_block(inner, inner_nodes, rows, lines)
 
 
 def _blocks(

@@ -155,10 +155,11 @@ class RuleContext:
         return self.positions_of(self.module_index(node))[node]
 
     def line(self, node: cst.CSTNode) -> int:
-        line = self.position(node).start.line
+        index = self.module_index(node)
+        line = self.positions_of(index).line(node)
         if len(self.modules) == 1:
             return line
-        return Line(line, self.module_index(node))
+        return Line(line, index)
 
     def parents_of(self, index: int) -> dict[cst.CSTNode, cst.CSTNode]:
         """Each node's parent in one of ``modules``, as ParentNodeProvider gives it."""

@@ -210,3 +210,24 @@ def test_an_entry_keeps_the_findings_a_finding_defers_to() -> None:
     (finding,) = runner.check_source(text, "m.py", RULES)
     deferring = replace(finding, defers_to=(("SHP102", "model.py", Location(12, 21)),))
     assert finding_from_json(finding_to_json(deferring)) == deferring
+
+
+def test_a_run_does_not_walk_its_own_cache(tmp_path: Path, monkeypatch) -> None:
+    """The cache is hundreds of folders: discovery skips it, as ruff skips its own,
+    and never asks for the settings of a folder inside it."""
+    from shapecheck import config, files
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    stray = tmp_path / ".shapecheck_cache" / "ab"
+    stray.mkdir(parents=True)
+    (stray / "left.py").write_text("x = 1\n")
+    asked: list[str] = []
+    resolver = config.Resolver(lambda settings: settings, None)
+
+    def excluded(path: str) -> bool:
+        asked.append(path)
+        return resolver.excluded(path)
+
+    found = list(files.discover([str(tmp_path)], excluded))
+    assert found == [str(tmp_path / "a.py")]
+    assert not any(".shapecheck_cache" in path for path in asked)

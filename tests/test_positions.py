@@ -130,6 +130,11 @@ def _compare_per_statement(
         return found
 
     code = [node for node in expected if type(node) not in LAYOUT and node is not module]
+    # Lines alone first, on fresh positions: one-line statements answer from the rows,
+    # without generating code; the others generate, as a range would.
+    lines = Positions(module, text, parent_of)
+    for node in code:
+        assert lines.line(node) == expected[node].start.line, (type(node).__name__, node)
     deepest_first = sorted(code, key=depth, reverse=True)
     for order in (deepest_first, code[::-1]):
         ours = Positions(module, text, parent_of)
