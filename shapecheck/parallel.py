@@ -71,7 +71,9 @@ def check_project(
     works: list[_Work] = []
     keys: list[str | None] = []
     raw: list[list[Finding] | None] = []
-    codes: dict[tuple, list[str]] = {}  # each rule selection's codes, sorted once
+    # Each rule selection's codes, sorted once. Files of one configuration share one
+    # selection object; hashing the tuple of rule descriptions costs more per file.
+    codes: dict[int, list[str]] = {}
     imported = project.imported_by_name(roots)
     for index, (job, root) in enumerate(zip(jobs, roots, strict=True)):
         others = {project.name(p): frozenset() for p in project.closure(root)}
@@ -80,11 +82,11 @@ def check_project(
         work = _Work(index, job, others, imported.get(root, frozenset()))
         entry = None
         if cache is not None:
-            if job.rules not in codes:
-                codes[job.rules] = sorted(r.code for r in job.rules)
+            if id(job.rules) not in codes:
+                codes[id(job.rules)] = sorted(r.code for r in job.rules)
             entry = cache_module.key(
                 job.name,
-                codes[job.rules],
+                codes[id(job.rules)],
                 sorted(job.ignored),
                 sorted((name, sorted(codes)) for name, codes in others.items()),
                 project.fingerprint(root),
@@ -250,11 +252,19 @@ def lint_all(
     unreadable files stay with ``check_file``.
     """
     cache = cache_module.Cache() if use_cache and fixing is None else None
+    # One tuple per rule selection, shared by the files that have it (``prepared`` holds
+    # the selections, so their ids stay theirs).
+    selections: dict[int, tuple[RuleLike, ...]] = {}
     chosen = [
         (
             index,
             Job(
-                name, name if path == "-" else path, source.text, tuple(rules), ignored, path == "-"
+                name,
+                name if path == "-" else path,
+                source.text,
+                selections.setdefault(id(rules), tuple(rules)),
+                ignored,
+                path == "-",
             ),
         )
         for index, (path, name, source, rules, ignored) in enumerate(prepared)

@@ -258,14 +258,17 @@ class Project:
             return self._targets[key]
         root = self.root_of(importer)
         parts = module.split(".") if module else []
+        # Plain strings: a warm run resolves every import of every file, and pathlib's
+        # objects cost more than the folder listings the answers come from.
         if level:
-            base = importer.parent
+            base = folder
             for _ in range(level - 1):
-                base = base.parent
+                base = os.path.dirname(base)
             bases = [base]
         else:
             # A script's own folder comes first, as ``python train.py`` puts it on sys.path.
-            bases = list(dict.fromkeys([importer.parent, root, root / "src"]))
+            top = str(root)
+            bases = list(dict.fromkeys([folder, top, os.path.join(top, "src")]))
         found = None
         for base in bases:
             if parts and not {parts[0], f"{parts[0]}.py"} & self._listing(base):
@@ -280,19 +283,21 @@ class Project:
     def _submodule(self, package: str, name: str) -> Path | None:
         key = (package, name)
         if key not in self._submodules:
-            self._submodules[key] = self.module_file(Path(package), [name])
+            self._submodules[key] = self.module_file(package, [name])
         return self._submodules[key]
 
-    def module_file(self, base: Path, parts: list[str]) -> Path | None:
+    def module_file(self, base: Path | str, parts: list[str]) -> Path | None:
         """``base/a/b.py`` or ``base/a/b/__init__.py``, from cached folder listings."""
-        folder = base.joinpath(*parts) if parts else base
-        if parts and f"{parts[-1]}.py" in self._listing(folder.parent):
-            return folder.parent / f"{parts[-1]}.py"
+        folder = os.path.join(base, *parts) if parts else str(base)
+        if parts:
+            parent = os.path.dirname(folder)
+            if f"{parts[-1]}.py" in self._listing(parent):
+                return Path(parent, f"{parts[-1]}.py")
         if "__init__.py" in self._listing(folder):
-            return folder / "__init__.py"
+            return Path(folder, "__init__.py")
         return None
 
-    def _listing(self, folder: Path) -> frozenset[str]:
+    def _listing(self, folder: Path | str) -> frozenset[str]:
         name = str(folder)
         found = self._folders.get(name)
         if found is None:
