@@ -146,10 +146,15 @@ def _run(
 
     all_rules()
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        # Workers read imported files from disk; only texts that are not there travel.
-        names = dict(project.names())
-        futures = [pool.submit(_check_batch, batch, unsaved, names) for batch in batches]
+    # Workers read imported files from disk; only texts that are not there travel, once
+    # per worker, with the display names.
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=_start_worker,
+        initargs=(unsaved, dict(project.names())),
+    ) as pool:
+        futures = [pool.submit(_check_batch, batch) for batch in batches]
         for future in as_completed(futures):
             results = future.result()
             yield from results
@@ -171,10 +176,20 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _check_batch(
-    batch: list[_Work], overlay: dict[Path, str], names: dict[Path, str]
-) -> list[tuple[int, list[Finding]]]:
-    project = Project(overlay=overlay, names=names)
+# A worker's project: its texts, parses, positions and import resolution serve every
+# batch the worker is given, as one project serves every file of a run in one process.
+_worker_project: Project | None = None
+
+
+def _start_worker(overlay: dict[Path, str], names: dict[Path, str]) -> None:
+    global _worker_project
+    _worker_project = Project(overlay=overlay, names=names)
+
+
+def _check_batch(batch: list[_Work]) -> list[tuple[int, list[Finding]]]:
+    project = _worker_project
+    if project is None:  # not started by the pool's initializer
+        raise RuntimeError("shapecheck worker started without its project")
     return [(work.index, _check(work, project)) for work in batch]
 
 

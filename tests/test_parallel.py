@@ -12,6 +12,7 @@ from shapecheck.rules import all_rules
 from shapecheck import parallel
 from shapecheck.cache import Cache, finding_to_json
 from shapecheck.parallel import Job, check_project
+from shapecheck.project_files import Project, absolute
 from tests.helpers import FIXTURES, run_cli
 
 RULES = tuple(all_rules())
@@ -78,3 +79,34 @@ def test_command_line_output_is_identical_with_and_without_jobs(tmp_path: Path) 
     named = sorted(str(p) for p in (FIXTURES / "projects").rglob("*.py"))
     forward = run("--no-cache", *named)
     assert run("--no-cache", *reversed(named)) == forward
+
+
+def test_a_worker_keeps_one_project_for_all_its_batches(monkeypatch) -> None:
+    # Two batches from one project: the module both roots import is parsed once per
+    # worker, not once per batch, and the findings are those of a run in one process.
+    folder = FIXTURES / "projects" / "char_lm"
+    roots = [folder / "train.py", folder / "data.py"]
+    jobs = _jobs(roots)
+    works = [parallel._Work(i, job) for i, job in enumerate(jobs)]
+    monkeypatch.setattr(parallel, "_worker_project", None)
+    with pytest.raises(RuntimeError):
+        parallel._check_batch(works[:1])
+    parallel._start_worker({}, {})
+    project = parallel._worker_project
+    first = parallel._check_batch(works[:1])
+    assert absolute(folder / "model.py") in project._modules  # parsed by the first batch
+    model = project.module(absolute(folder / "model.py"))
+    second = parallel._check_batch(works[1:])
+    assert parallel._worker_project is project
+    assert project.module(absolute(folder / "model.py")) is model
+    fresh = [(w.index, parallel._check(w, Project())) for w in works]
+    assert _raw(first + second) == _raw(fresh)
+    assert _raw(first)  # the project has findings to compare
+
+
+def _raw(results: list[tuple[int, list]]) -> list[tuple[int, str]]:
+    return [
+        (index, json.dumps(finding_to_json(f), sort_keys=True))
+        for index, findings in results
+        for f in findings
+    ]
