@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import libcst as cst
 
 from shapecheck.analysis.imports import bind_import, canonical, dotted
-from shapecheck.positions import ModuleMaps, children
+from shapecheck.positions import ModuleMaps, children, statements
 from shapecheck.positions import walk as walk
 
 # The calls that seed the global generators of numpy and random.
@@ -72,14 +72,20 @@ class SeedFlow:
         self.aliases: dict[str, str] = {}
         self.functions: dict[str, list[cst.FunctionDef]] = {}
         self.classes: dict[str, cst.ClassDef] = {}
-        for node in walk(module):
+        self._imports: list[cst.Import | cst.ImportFrom] = []
+        for node in statements(module):  # defs and imports are statements, in source order
             if isinstance(node, (cst.Import, cst.ImportFrom)):
+                self._imports.append(node)
                 for local, value in bind_import(node):
                     self.aliases.setdefault(local, value.name)
             elif isinstance(node, cst.FunctionDef):
                 self.functions.setdefault(node.name.value, []).append(node)
             elif isinstance(node, cst.ClassDef):
                 self.classes.setdefault(node.name.value, node)
+        # Every call of the module, read off the parent map the run has built anyway: a
+        # walk per question costs more than the rest of the rule. Not in source order;
+        # no question asked of them depends on it.
+        self._calls = [node for node in self._parents if type(node) is cst.Call]
 
     def qualified(self, func: cst.BaseExpression) -> str:
         name = dotted(func) or ""
@@ -94,7 +100,7 @@ class SeedFlow:
     def foreign_modules(self) -> list[str]:
         """Imported modules that might seed torch themselves: project modules, frameworks."""
         found: set[str] = set()
-        for node in walk(self.module):
+        for node in self._imports:
             if isinstance(node, cst.ImportFrom) and node.relative:
                 found.add("." + (dotted(node.module) or "") if node.module else ".")
             elif isinstance(node, (cst.Import, cst.ImportFrom)):
@@ -114,10 +120,7 @@ class SeedFlow:
 
     def touches_torch_state(self) -> bool:
         """``torch.random.fork_rng()`` and friends: the script manages torch's generator."""
-        return any(
-            isinstance(n, cst.Call) and self.qualified(n.func) in TORCH_STATE
-            for n in walk(self.module)
-        )
+        return any(self.qualified(call.func) in TORCH_STATE for call in self._calls)
 
     def in_state_guard(self, call: cst.Call) -> bool:
         """Whether the seed is inside a helper that saves and restores a generator's state."""
@@ -181,9 +184,7 @@ class SeedFlow:
             name, method = holder.name.value, False
         elif not method and not isinstance(self._parents.get(function), cst.Module):
             return  # a nested function: called through names this reading does not follow
-        for node in walk(self.module):
-            if not isinstance(node, cst.Call):
-                continue
+        for node in self._calls:
             func = node.func
             if method:
                 if (
