@@ -82,10 +82,11 @@ def test_command_line_output_is_identical_with_and_without_jobs(tmp_path: Path) 
 
 
 def test_a_worker_keeps_one_project_for_all_its_batches(monkeypatch) -> None:
-    # Two batches from one project: the module both roots import is parsed once per
-    # worker, not once per batch, and the findings are those of a run in one process.
+    # Two batches from one project: the model module the first batch's root imports is
+    # parsed then, and the second batch, whose root it is, uses that parse; the findings
+    # are those of fresh projects.
     folder = FIXTURES / "projects" / "char_lm"
-    roots = [folder / "train.py", folder / "data.py"]
+    roots = [folder / "train.py", folder / "model.py"]
     jobs = _jobs(roots)
     works = [parallel._Work(i, job) for i, job in enumerate(jobs)]
     monkeypatch.setattr(parallel, "_worker_project", None)

@@ -103,7 +103,7 @@ class SeedFlow:
         for node in self._imports:
             if isinstance(node, cst.ImportFrom) and node.relative:
                 found.add("." + (dotted(node.module) or "") if node.module else ".")
-            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            else:
                 names = (
                     [dotted(a.name) or "" for a in node.names]
                     if isinstance(node, cst.Import)
