@@ -428,9 +428,9 @@ def mentions(
     seen[id(fact)] = depth
     if isinstance(fact, (list, tuple)):
         return any(mentions(item, node, depth - 1, seen) for item in fact)
-    if is_dataclass(fact):
-        return any(mentions(getattr(fact, f.name), node, depth - 1, seen) for f in fields(fact))
-    return False
+    return any(
+        mentions(getattr(fact, name), node, depth - 1, seen) for name in _field_names(type(fact))
+    )
 
 
 def entry_for(importer: Importer, node: cst.CSTNode, path: Path) -> Entry | None:
@@ -522,9 +522,25 @@ def _mentioned(fact: Any, depth: int, seen: set[int]) -> None:
     if isinstance(fact, (list, tuple)):
         for item in fact:
             _mentioned(item, depth - 1, seen)
-    elif is_dataclass(fact):
-        for f in fields(fact):
-            _mentioned(getattr(fact, f.name), depth - 1, seen)
+    else:
+        for name in _field_names(type(fact)):
+            _mentioned(getattr(fact, name), depth - 1, seen)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A dataclass's field names (none for other types), looked up once per type.
+
+    :func:`mentions` and :func:`_mentioned` descend into syntax trees too, whose nodes
+    are dataclasses: ``dataclasses.fields`` per node was most of their cost.
+    """
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
+        _FIELD_NAMES[kind] = names
+    return names
 
 
 def _values(fact: Any, depth: int) -> Iterator[Any]:
@@ -537,6 +553,6 @@ def _values(fact: Any, depth: int) -> Iterator[Any]:
     if isinstance(fact, (list, tuple)):
         for item in fact:
             yield from _values(item, depth - 1)
-    elif is_dataclass(fact):
-        for f in fields(fact):
-            yield from _values(getattr(fact, f.name), depth - 1)
+    else:
+        for name in _field_names(type(fact)):
+            yield from _values(getattr(fact, name), depth - 1)
