@@ -24,6 +24,7 @@ class Frame:
     """The flow-sensitive state of one function activation (or of the module)."""
 
     __slots__ = (
+        "ended",
         "env",
         "grad",
         "in_forward",
@@ -51,6 +52,9 @@ class Frame:
         self.in_forward = False
         self.receiver: Instance | None = None
         self.owner: ClassValue | None = None
+        # The path being followed has returned or raised: the rest of its block never
+        # runs. Branches and loops decide what holds after them (``Interpreter._if``).
+        self.ended = False
 
     def lookup(self, name: str) -> Value | None:
         frame: Frame | None = self

@@ -240,23 +240,27 @@ class Interpreter:
     def exec_block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, frame: Frame) -> None:
         kind = type(body)
         if kind is cst.SimpleStatementSuite:
-            for small in body.body:
-                self.exec_small(small, frame)
+            self._exec_line(body.body, frame)
             return
         if kind is cst.IndentedBlock:
             body = body.body
         for stmt in body:
             self.budget -= 1
-            if self.budget <= 0:
+            if self.budget <= 0 or frame.ended:
                 return
             if type(stmt) is cst.SimpleStatementLine:
                 self.statement = stmt
-                for small in stmt.body:
-                    self.exec_small(small, frame)
+                self._exec_line(stmt.body, frame)
             else:
                 handler = _COMPOUND.get(type(stmt))
                 if handler is not None:
                     handler(self, stmt, frame)
+
+    def _exec_line(self, smalls: Sequence[cst.BaseSmallStatement], frame: Frame) -> None:
+        for small in smalls:
+            if frame.ended:  # `return x; y = 1`
+                return
+            self.exec_small(small, frame)
 
     def exec_small(self, stmt: cst.BaseSmallStatement, frame: Frame) -> None:
         kind = type(stmt)
@@ -289,6 +293,9 @@ class Interpreter:
             self.assign(stmt.target, binary(left, right, stmt.operator), frame)
         elif kind is cst.Return:
             frame.returns.append(self.eval(stmt.value, frame) if stmt.value else Const(None))
+            frame.ended = True
+        elif kind is cst.Raise:
+            frame.ended = True
         elif kind is cst.Import or kind is cst.ImportFrom:
             bindings = self._imports.get(id(stmt))
             if bindings is None:  # a function's imports run each time it does
@@ -400,6 +407,7 @@ class Interpreter:
         if narrowed is not None:
             frame.env[narrowed[0]] = narrowed[1]
         self.exec_block(node.body, frame)
+        body_ended, frame.ended = frame.ended, False
         after_body = frame.exchange(before)
         if narrowed is not None and after_body[0].get(narrowed[0]) is narrowed[1]:
             # Past the branch the name holds what it held before, not the narrowed strings.
@@ -411,6 +419,15 @@ class Interpreter:
             self._if(node.orelse, frame)
         elif isinstance(node.orelse, cst.Else):
             self.exec_block(node.orelse.body, frame)
+        if body_ended:
+            # `if ...: return h` - what follows runs only on the other path, as it left.
+            return
+        if frame.ended:
+            frame.restore(after_body)
+            frame.ended = False
+            if owner is not None:
+                owner.attrs = attrs_after_body
+            return
         frame.join_with(after_body)
         if owner is not None:
             join_into(owner.attrs, attrs_after_body)
@@ -447,6 +464,7 @@ class Interpreter:
             for child in iterated.children:
                 self.assign(node.target, child, frame)
                 self.exec_block(node.body, frame)
+                frame.ended = False  # a return inside a loop is not followed out of it
             return
         element = element_of(iterated)
         self._loop(node, frame, lambda: self.assign(node.target, element, frame))
@@ -458,12 +476,16 @@ class Interpreter:
         before = frame.snapshot()
         enter()
         self.exec_block(node.body, frame)
+        # A return or raise inside the loop is not followed out of it: the loop may run
+        # zero times, and break is not modelled either, so the state after is a join.
+        frame.ended = False
         loops.observe(self.facts.carried_states, node, before[0], frame.env)
         if self._carries_state(before, frame):
             # Second pass from the loop head's state: entry joined with one iteration.
             frame.join_with(before)
             enter()
             self.exec_block(node.body, frame)
+            frame.ended = False
         frame.join_with(before)
         if node.orelse is not None:
             self.exec_block(node.orelse.body, frame)
@@ -482,13 +504,18 @@ class Interpreter:
             self.exec_block(node.body, frame)
         finally:
             self.enclosing.pop()
+        # Paths that end inside a try are not told apart: any statement of its body may
+        # raise into a handler, so the state after the statement is joined as before.
+        frame.ended = False
         if node.orelse is not None:
             self.exec_block(node.orelse.body, frame)
+            frame.ended = False
         for handler in node.handlers:
             after = frame.exchange(before)
             if handler.name is not None:
                 self.assign(handler.name.name, UNKNOWN, frame)
             self.exec_block(handler.body, frame)
+            frame.ended = False
             frame.join_with(after)
         if node.finalbody is not None:
             self.exec_block(node.finalbody.body, frame)
@@ -519,6 +546,7 @@ class Interpreter:
         for case in node.cases:
             frame.restore(before)
             self.exec_block(case.body, frame)
+            frame.ended = False  # the cases' paths are joined, ended or not
             if merged is not None:
                 frame.join_with(merged)
             merged = frame.snapshot()
@@ -939,17 +967,22 @@ class Interpreter:
                     self._format_parts(part.format_spec, frame)
 
     def _comparison(self, node: cst.Comparison, frame: Frame) -> Value:
-        """``lengths > t`` on tensors is a mask of their broadcast shape."""
+        """``lengths > t`` on tensors is a mask of their broadcast shape, and
+        ``self.rnn_type == "LSTM"`` on a literal the code set is that literal's answer."""
         left = self.eval(node.left, frame)
         result: Value = UNKNOWN
+        decided: bool | None = True
         for target in node.comparisons:
             right = self.eval(target.comparator, frame)
             if isinstance(left, Tensor) or isinstance(right, Tensor):
                 combined = binary(left, right, cst.Add())
                 if isinstance(combined, Tensor):
                     result = replace(combined, boolean=True, requires_grad=False)
+            if decided is not None:
+                answer = transfer.compare_literals(left, target.operator, right)
+                decided = None if answer is None else decided and answer
             left = right
-        return result
+        return Const(decided) if decided is not None else result
 
     def _named_expr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)

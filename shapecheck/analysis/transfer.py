@@ -88,6 +88,40 @@ def as_bool(value: Value | None) -> bool | None:
     return None
 
 
+def compare_literals(left: Value, operator: cst.BaseCompOp, right: Value) -> bool | None:
+    """``left <op> right`` where both are literals the code wrote (strings, bools,
+    None): ``rnn_type == "LSTM"``, ``cell in ("gru", "lstm")``, ``mode is None``.
+
+    Anything else is undecided, ints included: a size the analysis tracks may be a
+    symbol, and a test on it must not pick one branch of a model for every run.
+    """
+    kind = type(operator)
+    if kind in (cst.In, cst.NotIn):
+        if not isinstance(right, Seq) or right.items is None:
+            return None
+        if not _literal(left) or not all(_literal(item) for item in right.items):
+            return None
+        found = any(_same_literal(left, item) for item in right.items)
+        return found if kind is cst.In else not found
+    if not _literal(left) or not _literal(right):
+        return None
+    same = _same_literal(left, right)
+    if kind in (cst.Equal, cst.Is):
+        return same
+    if kind in (cst.NotEqual, cst.IsNot):
+        return not same
+    return None
+
+
+def _literal(value: Value) -> bool:
+    return isinstance(value, Const) and (value.value is None or type(value.value) in (str, bool))
+
+
+def _same_literal(a: Value, b: Value) -> bool:
+    # Both are literal Consts (see _literal); `True == 1` never arises between them.
+    return type(a.value) is type(b.value) and a.value == b.value  # type: ignore[attr-defined]
+
+
 def size_list(values: list[Value]) -> list[Value]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean a size of (2, 3)."""
     if len(values) == 1 and isinstance(values[0], Seq) and values[0].items is not None:
