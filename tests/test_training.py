@@ -366,3 +366,82 @@ after, _ = gru(torch.randn(10, 2, 3))
 """
     findings = [f for f in lint(source) if f.code == "SHP302"]
     assert [f.location.row for f in findings] == [7]
+
+
+DEVICE_IN_MAIN = """
+import numpy as np
+import torch
+from torch import nn
+
+
+def load(path):
+    return torch.from_numpy(np.load(path)).float()
+
+
+def main():
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rnn = nn.GRU(8, 16).to(device)
+    data = load("x.npy")
+    out, _ = rnn(data)
+
+
+main()
+"""
+
+
+def _device_fix(source: str) -> tuple[int, str | None]:
+    (finding,) = [f for f in lint(source) if f.code == "SHP302"]
+    edits = finding.fix.edits if finding.fix is not None else ()
+    return finding.location.row, edits[0].content if edits else None
+
+
+def test_a_device_fix_is_only_offered_where_its_name_is_bound() -> None:
+    # `device` is main's local: written into load() it would raise NameError.
+    assert _device_fix(DEVICE_IN_MAIN) == (8, None)
+    same_scope = DEVICE_IN_MAIN.replace("data = load(", "data = np.load(").replace(
+        "rnn(data)", "rnn(torch.from_numpy(data))"
+    )
+    assert _device_fix(same_scope) == (15, "torch.from_numpy(data).to(device)")
+    line = '    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
+    global_device = DEVICE_IN_MAIN.replace(line, "").replace(
+        "\n\ndef load", f"\n{line.strip()}\n\n\ndef load"
+    )
+    assert _device_fix(global_device) == (10, "torch.from_numpy(np.load(path)).to(device)")
+    shadowed = global_device.replace("def load(path):", "def load(path, device=None):")
+    assert _device_fix(shadowed) == (10, None)
+    after = DEVICE_IN_MAIN.replace(line, "").replace("\n\nmain()", f"\n\n{line.strip()}\nmain()")
+    assert _device_fix(after) == (8, None)  # bound only after load() is defined
+
+
+def test_a_device_fix_may_use_self_across_methods_of_one_class() -> None:
+    source = """
+import torch
+from torch import nn
+
+
+class Trainer:
+    def __init__(self, device):
+        self.device = device
+        self.rnn = nn.LSTM(8, 16).to(self.device)
+
+    def batch(self):
+        return torch.randn(5, 3, 8)
+
+    def step(self):
+        return self.rnn(self.batch())
+"""
+    assert _device_fix(source) == (12, "torch.randn(5, 3, 8).to(self.device)")
+    elsewhere = (
+        source.replace("        return torch.randn(5, 3, 8)", "        return make()")
+        + "\n\ndef make():\n    return torch.randn(5, 3, 8)\n"
+    )
+    assert _device_fix(elsewhere) == (19, None)
+
+
+def test_data_that_other_paths_move_is_reported_where_this_path_uses_it() -> None:
+    path = FIXTURES / "rules" / "device-mismatch" / "fires_validation_loop_unmoved.py"
+    source = path.read_text()
+    row, content = _device_fix(source)
+    assert "model(x)" in source.splitlines()[row - 1] and content == "x.to(device)"
+    moved = source.replace("model(x), y).item()", "model(x.to(device)), y.to(device)).item()")
+    assert [f for f in lint(moved) if f.code == "SHP302"] == []
